@@ -1,0 +1,222 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { GraphQLError, type GraphQLSchema } from "graphql";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { AuthenticationError } from "./auth/authenticate.js";
+import type { Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import type { RequestContext } from "./context.js";
+import { DomainError } from "./errors.js";
+import { graphiqlTabs } from "./graphiql-examples.js";
+import type { Logger } from "./observability/logger.js";
+import type { Metrics } from "./observability/metrics.js";
+import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
+import type { Services } from "./services.js";
+import type { Loaders } from "./store/loaders.js";
+
+export interface AppDeps {
+  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins">;
+  readonly schema: GraphQLSchema;
+  readonly services: Services;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly scopes: RequestScopes;
+  readonly clock: Clock;
+  /** A fresh set of request-scoped loaders. */
+  readonly createLoaders: () => Loaders;
+}
+
+export interface App {
+  readonly yoga: YogaServerInstance<Record<string, unknown>, RequestContext>;
+  /** In-process entry point with exactly the HTTP server's behaviour; tests drive it. */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+  /** Node `http` request listener. */
+  handleNodeRequest(request: IncomingMessage, response: ServerResponse): void;
+}
+
+export const GRAPHQL_PATH = "/graphql";
+
+export function createApp(deps: AppDeps): App {
+  const { logger, scopes } = deps;
+  // The self-contained GraphiQL page is ~9 MB of inlined assets (no CDN, so it works offline);
+  // render it once instead of on every page load.
+  let graphiqlPage: string | undefined;
+
+  const yoga = createYoga<Record<string, unknown>, RequestContext>({
+    schema: deps.schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug(args.length === 1 ? args[0] : args),
+      info: (...args) => logger.info(args.length === 1 ? args[0] : args),
+      warn: (...args) => logger.warn(args.length === 1 ? args[0] : args),
+      error: (...args) => logger.error(args.length === 1 ? args[0] : args),
+    },
+    graphiql: deps.config.graphiql
+      ? {
+          title: "Loopgate GraphiQL",
+          defaultTabs: graphiqlTabs,
+          headers: JSON.stringify({ Authorization: "Bearer <your API key>" }),
+          shouldPersistHeaders: true,
+          subscriptionsProtocol: "SSE",
+        }
+      : false,
+    renderGraphiQL: (options) => {
+      graphiqlPage ??= renderGraphiQL(options);
+      return graphiqlPage;
+    },
+    cors: {
+      origin: [...deps.config.corsOrigins],
+      credentials: false,
+      allowedHeaders: ["authorization", "content-type", "x-api-key", "x-request-id"],
+      methods: ["GET", "POST", "OPTIONS"],
+    },
+    maskedErrors: {
+      maskError: (error, message) => {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        // Domain errors (e.g. a ForbiddenError on a field without a result union) and GraphQL's
+        // own errors are meant for the client; they carry a stable code.
+        if (original instanceof DomainError && error instanceof GraphQLError) {
+          return new GraphQLError(original.message, {
+            nodes: error.nodes,
+            path: error.path,
+            extensions: { ...error.extensions, code: original.code },
+          });
+        }
+        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError))
+          return error;
+        logger.error({ err: original ?? error }, "unexpected error while executing an operation");
+        return new GraphQLError(message, {
+          extensions: { code: "INTERNAL_SERVER_ERROR", requestId: scopes.current()?.requestId },
+        });
+      },
+    },
+    context: async ({ request }): Promise<RequestContext> => {
+      let principal: RequestContext["principal"];
+      try {
+        principal = await deps.services.authenticate(request.headers);
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        throw new GraphQLError(error.message, {
+          extensions: {
+            code: "UNAUTHENTICATED",
+            http: { status: 401, headers: { "WWW-Authenticate": "Bearer" } },
+          },
+        });
+      }
+      return {
+        requestId: scopes.current()?.requestId ?? requestIdFrom(null),
+        logger,
+        principal,
+        clock: deps.clock,
+        services: deps.services,
+        loaders: deps.createLoaders(),
+      };
+    },
+    plugins: [
+      healthPlugin(deps.services),
+      requestLogPlugin(logger, scopes),
+      usePrometheus({
+        registry: deps.metrics.registry,
+        endpoint: "/metrics",
+        skipIntrospection: true,
+        metrics: {
+          graphql_envelop_request: true,
+          graphql_envelop_request_duration: true,
+          graphql_envelop_phase_parse: true,
+          graphql_envelop_phase_validate: true,
+          graphql_envelop_phase_context: true,
+          graphql_envelop_phase_execute: true,
+          graphql_envelop_phase_subscribe: true,
+          graphql_envelop_error_result: true,
+          graphql_envelop_deprecated_field: true,
+          graphql_yoga_http_duration: true,
+        },
+        // The URL label would give every distinct query string its own series.
+        labels: { url: false },
+      }),
+      // Depth, alias, token and cost limits stop hostile documents before they execute.
+      EnvelopArmorPlugin({
+        maxDepth: { n: 10, ignoreIntrospection: true },
+        maxAliases: { n: 20 },
+        maxTokens: { n: 2000 },
+        costLimit: { maxCost: 20_000, ignoreIntrospection: true },
+        blockFieldSuggestion: { enabled: deps.config.env === "production" },
+      }),
+    ],
+  });
+
+  const fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request =
+      input instanceof Request && !init
+        ? input
+        : new Request(new URL(String(input), "http://localhost"), init);
+    const requestId = requestIdFrom(request.headers.get("x-request-id"));
+    return scopes.run({ requestId }, () => Promise.resolve(yoga.fetch(request)));
+  };
+
+  return {
+    yoga,
+    fetch,
+    handleNodeRequest(request, response) {
+      const header = request.headers["x-request-id"];
+      const requestId = requestIdFrom(Array.isArray(header) ? header[0] : header);
+      scopes.run({ requestId }, () => {
+        void yoga(request, response);
+      });
+    },
+  };
+}
+
+/** `/healthz` says the process is alive; `/readyz` answers 200 only while the database answers a
+ * ping, so load balancers stop routing to an instance that lost its store. */
+function healthPlugin(services: Services): Plugin {
+  return {
+    async onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname === "/healthz") {
+        endResponse(fetchAPI.Response.json({ status: "ok" }, { status: 200 }));
+        return;
+      }
+      if (url.pathname !== "/readyz") return;
+      try {
+        await services.system.checkReady();
+        endResponse(fetchAPI.Response.json({ status: "ready", store: "ok" }, { status: 200 }));
+      } catch (error) {
+        endResponse(
+          fetchAPI.Response.json(
+            { status: "unavailable", store: (error as Error).message },
+            { status: 503 },
+          ),
+        );
+      }
+    },
+  };
+}
+
+/** One access-log line per request and the request id echoed back for support tickets. */
+function requestLogPlugin(logger: Logger, scopes: RequestScopes): Plugin {
+  const started = new WeakMap<Request, number>();
+  const quietPaths = new Set(["/metrics", "/healthz", "/readyz"]);
+  return {
+    onRequest({ request }) {
+      started.set(request, performance.now());
+    },
+    onResponse({ request, response }) {
+      const requestId = scopes.current()?.requestId;
+      if (requestId) response.headers.set("x-request-id", requestId);
+      const path = new URL(request.url).pathname;
+      const begin = started.get(request);
+      const entry = {
+        method: request.method,
+        path,
+        status: response.status,
+        durationMs:
+          begin === undefined ? undefined : Math.round((performance.now() - begin) * 10) / 10,
+      };
+      if (quietPaths.has(path)) logger.debug(entry, "request");
+      else logger.info(entry, "request");
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { z } from "zod";
+
+/**
+ * Every environment variable Loopgate reads, in one schema. Only the composition root passes
+ * `process.env` in; everything else receives the parsed `Config`.
+ */
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const optionalSecret = (minLength: number) =>
+  z
+    .string()
+    .min(minLength, `must be at least ${minLength} characters`)
+    .optional()
+    .or(z.literal("").transform(() => undefined));
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
+    MONGODB_URI: z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, "must start with mongodb:// or mongodb+srv://")
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
+    MONGODB_DB: z
+      .string()
+      .regex(/^[^/\\. "$*<>:|?]{1,63}$/, "must be a valid MongoDB database name")
+      .default("loopgate"),
+    DATA_DIR: z.string().min(1).default("./data"),
+    LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    GRAPHIQL: booleanFlag.optional(),
+    /**
+     * Signs feedback tokens and keys the pseudonymization hash. In development a random secret is
+     * generated and kept under DATA_DIR; production must set it so every instance agrees.
+     */
+    LOOPGATE_SECRET: optionalSecret(32),
+    /** Lifetime of a browser feedback token. */
+    FEEDBACK_TOKEN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 24 * 3600)
+      .default(24 * 3600),
+    /** Comma-separated PII kinds to redact on ingest; "none" turns redaction off. */
+    PII_REDACT: z
+      .string()
+      .default("email,phone,card,ip")
+      .transform((value, ctx) => {
+        const kinds = value
+          .split(",")
+          .map((part) => part.trim())
+          .filter(Boolean);
+        if (kinds.length === 1 && kinds[0] === "none") return [];
+        const known = ["email", "phone", "card", "ip"] as const;
+        const unknown = kinds.filter((kind) => !(known as readonly string[]).includes(kind));
+        if (unknown.length > 0) {
+          ctx.addIssue({
+            code: "custom",
+            message: `unknown PII kinds: ${unknown.join(", ")} (known: ${known.join(", ")}, or none)`,
+          });
+          return z.NEVER;
+        }
+        return kinds as Array<(typeof known)[number]>;
+      }),
+    /**
+     * An admin API key to install at start (hashed before it is stored). Lets operators provision
+     * the first key from a secret store instead of reading it from the log.
+     */
+    LOOPGATE_BOOTSTRAP_ADMIN_KEY: optionalSecret(24),
+    /** Reject feedback on keys that no admin declared with defineFeedbackKey. */
+    FEEDBACK_KEYS_ENFORCED: booleanFlag.default(false),
+    /** Origins allowed to call the API from a browser (feedback tokens); "*" allows any. */
+    CORS_ORIGINS: z
+      .string()
+      .default("*")
+      .transform((value) =>
+        value
+          .split(",")
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      ),
+  });
+
+type ParsedEnv = z.output<typeof configSchema>;
+
+export interface Config {
+  readonly env: ParsedEnv["NODE_ENV"];
+  readonly host: string;
+  readonly port: number;
+  /** Undefined means: start the embedded store. */
+  readonly mongodbUri: string | undefined;
+  readonly mongodbDb: string;
+  readonly dataDir: string;
+  readonly logLevel: ParsedEnv["LOG_LEVEL"];
+  readonly shutdownTimeoutMs: number;
+  readonly graphiql: boolean;
+  readonly secret: string | undefined;
+  readonly feedbackTokenTtlSeconds: number;
+  readonly piiRedact: ParsedEnv["PII_REDACT"];
+  readonly bootstrapAdminKey: string | undefined;
+  readonly enforceDeclaredKeys: boolean;
+  readonly corsOrigins: readonly string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the whole environment at once so that every problem is reported together. */
+export function loadConfig(environment: Readonly<Record<string, string | undefined>>): Config {
+  const result = configSchema.safeParse(environment);
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`);
+  // Checked on the raw values so it is reported together with any other problem.
+  if (environment.NODE_ENV === "production" && !environment.LOOPGATE_SECRET) {
+    problems.push("LOOPGATE_SECRET: is required when NODE_ENV=production (at least 32 characters)");
+  }
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  const env = result.data;
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    mongodbUri: env.MONGODB_URI,
+    mongodbDb: env.MONGODB_DB,
+    dataDir: env.DATA_DIR,
+    logLevel: env.LOG_LEVEL,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    graphiql: env.GRAPHIQL ?? env.NODE_ENV !== "production",
+    secret: env.LOOPGATE_SECRET,
+    feedbackTokenTtlSeconds: env.FEEDBACK_TOKEN_TTL_SECONDS,
+    piiRedact: env.PII_REDACT,
+    bootstrapAdminKey: env.LOOPGATE_BOOTSTRAP_ADMIN_KEY,
+    enforceDeclaredKeys: env.FEEDBACK_KEYS_ENFORCED,
+    corsOrigins: env.CORS_ORIGINS,
+  };
+}

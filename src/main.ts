@@ -1,0 +1,152 @@
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createApp } from "./app.js";
+import { BootstrapError, ensureBootstrapKey } from "./auth/bootstrap.js";
+import { type Clock, systemClock } from "./clock.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { createHttpServer } from "./http-server.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { createMetrics } from "./observability/metrics.js";
+import { createRequestScopes } from "./observability/request-scope.js";
+import { buildSchema } from "./schema/index.js";
+import { resolveSecret } from "./secret.js";
+import { createServices } from "./services.js";
+import type { EmbeddedMongo } from "./store/embedded/index.js";
+import { createLoaders } from "./store/loaders.js";
+import { connectStore } from "./store/mongo.js";
+
+export interface RunningLoopgate {
+  readonly config: Config;
+  /** Base URL of the HTTP server, e.g. http://127.0.0.1:4000 */
+  readonly url: string;
+  /** Graceful stop: stop accepting, drain in-flight requests, close the database. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly clock?: Clock;
+  /** Defaults to JSON lines on stdout. */
+  readonly logger?: Logger;
+}
+
+/** The composition root: config → store → services → app → HTTP server. */
+export async function startLoopgate(
+  environment: Readonly<Record<string, string | undefined>>,
+  options: StartOptions = {},
+): Promise<RunningLoopgate> {
+  const config = loadConfig(environment);
+  const scopes = createRequestScopes();
+  const logger = options.logger ?? createLogger({ level: config.logLevel, scopes });
+  const clock = options.clock ?? systemClock;
+
+  let embedded: EmbeddedMongo | undefined;
+  let uri = config.mongodbUri;
+  if (!uri) {
+    const dbPath = resolve(config.dataDir, "db");
+    // Loaded only when needed: deployments on MongoDB never load the SQLite native module.
+    const { startEmbeddedMongo } = await import("./store/embedded/index.js");
+    embedded = await startEmbeddedMongo({
+      port: 0,
+      dbPath,
+      logger: logger.child({ component: "embedded-store" }),
+    });
+    uri = embedded.uri;
+    logger.info({ uri, dbPath }, "embedded store started (set MONGODB_URI to use MongoDB)");
+  }
+
+  const store = await connectStore({ uri, dbName: config.mongodbDb, logger });
+  try {
+    await store.ensureIndexes();
+  } catch (error) {
+    await store.close();
+    await embedded?.close();
+    throw error;
+  }
+  const services = createServices({
+    config,
+    store,
+    clock,
+    logger,
+    secret: await resolveSecret(config.secret, config.dataDir),
+    storeKind: embedded ? "embedded" : "mongodb",
+  });
+  try {
+    await ensureBootstrapKey({
+      apiKeys: services.apiKeys,
+      logger,
+      production: config.env === "production",
+      dataDir: config.dataDir,
+      configuredKey: config.bootstrapAdminKey,
+    });
+  } catch (error) {
+    await store.close();
+    await embedded?.close();
+    throw error;
+  }
+  const app = createApp({
+    config,
+    schema: buildSchema(),
+    services,
+    logger,
+    metrics: createMetrics(),
+    scopes,
+    clock,
+    createLoaders: () => createLoaders(store.collections),
+  });
+  const http = createHttpServer(app.handleNodeRequest);
+  const address = await http.listen(config.port, config.host);
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url: `${url}/graphql`, port: address.port }, "Loopgate is listening");
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        // Live subscriptions would otherwise hold the drain open until the timeout.
+        services.events.close();
+        const { forced } = await http.stop(config.shutdownTimeoutMs);
+        if (forced) logger.warn("shutdown timeout reached; open connections were cut");
+        await store.close();
+        await embedded?.close();
+        logger.info("Loopgate stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let running: RunningLoopgate;
+  try {
+    running = await startLoopgate(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof BootstrapError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`Loopgate failed to start: ${(error as Error).stack ?? error}\n`);
+    process.exit(1);
+  }
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    process.stderr.write(`${signal} received, shutting down\n`);
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${(error as Error).stack ?? error}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  void main();
+}

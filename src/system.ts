@@ -1,0 +1,35 @@
+import { createRequire } from "node:module";
+import type { Clock } from "./clock.js";
+import type { Store } from "./store/mongo.js";
+
+const packageJson = createRequire(import.meta.url)("../package.json") as { version: string };
+
+export interface ServerInfo {
+  readonly version: string;
+  readonly startedAt: Date;
+  readonly storeKind: "embedded" | "mongodb";
+  readonly nodeVersion: string;
+}
+
+export interface SystemService {
+  info(): ServerInfo;
+  /** Throws when the database does not answer. */
+  checkReady(): Promise<void>;
+}
+
+export function createSystemService(deps: {
+  store: Store;
+  clock: Clock;
+  storeKind: "embedded" | "mongodb";
+}): SystemService {
+  const startedAt = deps.clock.now();
+  return {
+    info: () => ({
+      version: packageJson.version,
+      startedAt,
+      storeKind: deps.storeKind,
+      nodeVersion: process.versions.node,
+    }),
+    checkReady: () => deps.store.ping(),
+  };
+}
