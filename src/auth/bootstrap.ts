@@ -1,0 +1,53 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../observability/logger.js";
+import type { ApiKeyService } from "./api-keys.js";
+
+export interface BootstrapOptions {
+  readonly apiKeys: ApiKeyService;
+  readonly logger: Logger;
+  readonly production: boolean;
+  readonly dataDir: string;
+  /** LOOPGATE_BOOTSTRAP_ADMIN_KEY, when the operator provisions the first key. */
+  readonly configuredKey: string | undefined;
+}
+
+export class BootstrapError extends Error {}
+
+const adminScopes = ["ingest", "read", "admin"] as const;
+
+/**
+ * Makes sure somebody can administer a fresh install without ever running open:
+ * - an operator-provided key (LOOPGATE_BOOTSTRAP_ADMIN_KEY) is installed, hashed, idempotently;
+ * - otherwise, outside production, the first start generates an admin key, prints it once and
+ *   saves it to DATA_DIR/admin-key (mode 0600) for local tools;
+ * - in production with no keys at all, start-up fails: there is no silent default credential.
+ */
+export async function ensureBootstrapKey(options: BootstrapOptions): Promise<{ file?: string }> {
+  const { apiKeys, logger } = options;
+  if (options.configuredKey) {
+    await apiKeys.install(options.configuredKey, {
+      name: "bootstrap admin",
+      scopes: [...adminScopes],
+    });
+    return {};
+  }
+  if ((await apiKeys.countActive()) > 0) return {};
+  if (options.production) {
+    throw new BootstrapError(
+      "no API keys exist: set LOOPGATE_BOOTSTRAP_ADMIN_KEY to provision the first admin key",
+    );
+  }
+  const { secret } = await apiKeys.create(
+    { name: "local admin", scopes: [...adminScopes] },
+    "bootstrap",
+  );
+  await mkdir(options.dataDir, { recursive: true });
+  const file = join(options.dataDir, "admin-key");
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  logger.warn(
+    { adminKey: secret, file },
+    "created the first admin API key; it is shown only now and saved to the file for local use",
+  );
+  return { file };
+}

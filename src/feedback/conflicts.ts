@@ -1,0 +1,114 @@
+import type { ObjectId } from "mongodb";
+import type { Clock } from "../clock.js";
+import { NotFoundError } from "../errors.js";
+import type { Collections } from "../store/mongo.js";
+import { type Page, type PageArgs, paginateBy } from "../store/pagination.js";
+import { detectDisagreement } from "./conflicts-detect.js";
+import { parseObjectId } from "./filters.js";
+import type { ConflictDecision, ConflictDoc, ConflictStatus, FeedbackDoc } from "./model.js";
+
+export interface ConflictService {
+  /** Opens, updates or withdraws the interaction's conflict from its active feedback. */
+  evaluate(interactionId: ObjectId, active: readonly FeedbackDoc[]): Promise<ConflictDoc | null>;
+  forInteraction(interactionId: ObjectId): Promise<ConflictDoc | null>;
+  get(id: string): Promise<ConflictDoc | null>;
+  list(
+    filter: { status?: ConflictStatus | null; modelId?: string | null },
+    page: PageArgs,
+  ): Promise<Page<ConflictDoc>>;
+  resolve(
+    id: string,
+    resolution: { decision: ConflictDecision; note?: string | null },
+    resolvedBy: string,
+  ): Promise<ConflictDoc>;
+}
+
+export function createConflictService(deps: {
+  collections: Pick<Collections, "conflicts">;
+  clock: Clock;
+}): ConflictService {
+  const { collections, clock } = deps;
+  return {
+    async evaluate(interactionId, active) {
+      const disagreement = detectDisagreement(active);
+      const existing = await collections.conflicts.findOne({ interactionId });
+      const now = clock.now();
+      if (!disagreement) {
+        if (existing?.status !== "open") return existing;
+        // The raters no longer disagree (someone changed their mind): close it, saying why.
+        const closed = await collections.conflicts.findOneAndUpdate(
+          { _id: existing._id, status: "open" },
+          {
+            $set: {
+              status: "resolved",
+              updatedAt: now,
+              resolution: {
+                decision: "dismiss",
+                note: "disagreement withdrawn by later feedback",
+                resolvedBy: "loopgate",
+                resolvedAt: now,
+              },
+            },
+          },
+          { returnDocument: "after" },
+        );
+        return closed ?? existing;
+      }
+      const sameMembers =
+        existing &&
+        existing.feedbackIds.length === disagreement.feedbackIds.length &&
+        disagreement.feedbackIds.every((id) =>
+          existing.feedbackIds.some((member) => member.equals(id)),
+        );
+      if (sameMembers) return existing;
+      const model = active.find((feedback) => feedback.model)?.model;
+      // New disagreeing feedback reopens a resolved conflict; the last resolution stays visible.
+      return collections.conflicts.findOneAndUpdate(
+        { interactionId },
+        {
+          $set: {
+            status: "open",
+            reasons: disagreement.reasons,
+            feedbackIds: disagreement.feedbackIds,
+            raterCount: disagreement.raterCount,
+            positive: disagreement.positive,
+            negative: disagreement.negative,
+            updatedAt: now,
+            ...(model ? { model } : {}),
+          },
+          $setOnInsert: { detectedAt: now },
+        },
+        { upsert: true, returnDocument: "after" },
+      );
+    },
+    forInteraction: (interactionId) => collections.conflicts.findOne({ interactionId }),
+    get: (id) => collections.conflicts.findOne({ _id: parseObjectId(id, "id") }),
+    list(filter, page) {
+      const query: Record<string, unknown> = {};
+      if (filter.status) query.status = filter.status;
+      if (filter.modelId) query["model.id"] = filter.modelId;
+      return paginateBy(collections.conflicts, query, page, "detectedAt");
+    },
+    async resolve(id, resolution, resolvedBy) {
+      const now = clock.now();
+      const updated = await collections.conflicts.findOneAndUpdate(
+        { _id: parseObjectId(id, "id") },
+        {
+          $set: {
+            status: "resolved",
+            updatedAt: now,
+            resolution: {
+              decision: resolution.decision,
+              ...(resolution.note ? { note: resolution.note } : {}),
+              resolvedBy,
+              resolvedAt: now,
+            },
+          },
+        },
+        { returnDocument: "after" },
+      );
+      if (!updated) throw new NotFoundError("Conflict", id);
+      return updated;
+    },
+  };
+}

@@ -1,0 +1,183 @@
+import { type Filter, ObjectId } from "mongodb";
+import { ValidationError } from "../errors.js";
+import type { Collections } from "../store/mongo.js";
+import type {
+  FailureCategory,
+  FeedbackDoc,
+  FeedbackKind,
+  FeedbackSource,
+  FlagCategory,
+  InteractionDoc,
+  Sentiment,
+} from "./model.js";
+
+export interface TimeRange {
+  readonly from?: Date | null;
+  readonly to?: Date | null;
+}
+
+/** What analysts can narrow interactions by; every field maps onto an indexed path. */
+export interface InteractionFilter {
+  readonly createdAt?: TimeRange | null;
+  readonly modelId?: string | null;
+  readonly modelVersion?: string | null;
+  readonly sessionId?: string | null;
+  /** The pseudonymous user id, as shown in results. */
+  readonly userId?: string | null;
+  readonly traceRunId?: string | null;
+  readonly hasCorrection?: boolean | null;
+  readonly flagged?: boolean | null;
+  readonly search?: string | null;
+}
+
+export interface FeedbackFilter {
+  readonly createdAt?: TimeRange | null;
+  readonly modelId?: string | null;
+  readonly modelVersion?: string | null;
+  readonly interactionId?: string | null;
+  readonly kinds?: readonly FeedbackKind[] | null;
+  readonly keys?: readonly string[] | null;
+  readonly sentiments?: readonly Sentiment[] | null;
+  readonly sources?: readonly FeedbackSource[] | null;
+  readonly annotatorId?: string | null;
+  readonly sessionId?: string | null;
+  readonly userId?: string | null;
+  readonly ratingMin?: number | null;
+  readonly ratingMax?: number | null;
+  readonly categories?: readonly FailureCategory[] | null;
+  readonly flagCategories?: readonly FlagCategory[] | null;
+  /** Only corrections (true) or everything but corrections (false). */
+  readonly hasCorrection?: boolean | null;
+  /** Only flags (true) or everything but flags (false). */
+  readonly flagged?: boolean | null;
+  /** Free text over the feedback's own text and its interaction's query and response. */
+  readonly search?: string | null;
+  /** Superseded feedback (a rater's earlier mind) is left out unless asked for. */
+  readonly includeSuperseded?: boolean | null;
+}
+
+/**
+ * Free-text search is answered from the text indexes and then joined by id, because MongoDB only
+ * allows `$text` at the top of a query. The id lists are capped so one broad word cannot build an
+ * unbounded `$in`.
+ */
+export const SEARCH_MATCH_LIMIT = 10_000;
+
+function timeRange(range: TimeRange | null | undefined, path: string) {
+  if (!range) return undefined;
+  const bounds: { $gte?: Date; $lt?: Date } = {};
+  if (range.from) bounds.$gte = range.from;
+  if (range.to) bounds.$lt = range.to;
+  if (range.from && range.to && range.from >= range.to) {
+    throw new ValidationError([{ path: `${path}.to`, message: "must be later than from" }]);
+  }
+  return Object.keys(bounds).length > 0 ? bounds : undefined;
+}
+
+export function parseObjectId(value: string, path: string): ObjectId {
+  if (!/^[0-9a-fA-F]{24}$/.test(value)) {
+    throw new ValidationError([
+      { path, message: "must be an id returned by Loopgate (24 hexadecimal characters)" },
+    ]);
+  }
+  return new ObjectId(value);
+}
+
+function searchTerms(search: string | null | undefined): string | undefined {
+  const trimmed = search?.trim();
+  if (!trimmed) return undefined;
+  if (trimmed.length > 500) {
+    throw new ValidationError([
+      { path: "filter.search", message: "must be at most 500 characters" },
+    ]);
+  }
+  return trimmed;
+}
+
+export function interactionQuery(filter: InteractionFilter = {}): Filter<InteractionDoc> {
+  const query: Filter<InteractionDoc> = {};
+  const created = timeRange(filter.createdAt, "filter.createdAt");
+  if (created) query.createdAt = created;
+  if (filter.modelId) query["model.id"] = filter.modelId;
+  if (filter.modelVersion) query["model.version"] = filter.modelVersion;
+  if (filter.sessionId) query.sessionId = filter.sessionId;
+  if (filter.userId) query.userId = filter.userId;
+  if (filter.traceRunId) query["trace.runId"] = filter.traceRunId;
+  if (filter.hasCorrection !== null && filter.hasCorrection !== undefined) {
+    query["feedbackSummary.hasCorrection"] = filter.hasCorrection;
+  }
+  if (filter.flagged !== null && filter.flagged !== undefined) {
+    query["feedbackSummary.flagged"] = filter.flagged;
+  }
+  const search = searchTerms(filter.search);
+  if (search) query.$text = { $search: search };
+  return query;
+}
+
+/** The feedback query without free-text search (shared with the aggregates). */
+export function feedbackQuery(filter: FeedbackFilter = {}): Filter<FeedbackDoc> {
+  const query: Filter<FeedbackDoc> = {};
+  const created = timeRange(filter.createdAt, "filter.createdAt");
+  if (created) query.createdAt = created;
+  if (filter.modelId) query["model.id"] = filter.modelId;
+  if (filter.modelVersion) query["model.version"] = filter.modelVersion;
+  if (filter.interactionId)
+    query.interactionIds = parseObjectId(filter.interactionId, "filter.interactionId");
+  const kinds = new Set<FeedbackKind>(filter.kinds ?? []);
+  if (filter.hasCorrection === true) kinds.add("correction");
+  if (filter.flagged === true) kinds.add("flag");
+  const excludedKinds: FeedbackKind[] = [];
+  if (filter.hasCorrection === false) excludedKinds.push("correction");
+  if (filter.flagged === false) excludedKinds.push("flag");
+  if (kinds.size > 0 || excludedKinds.length > 0) {
+    query.kind = {
+      ...(kinds.size > 0 ? { $in: [...kinds] } : {}),
+      ...(excludedKinds.length > 0 ? { $nin: excludedKinds } : {}),
+    };
+  }
+  if (filter.keys?.length) query.key = { $in: [...filter.keys] };
+  if (filter.sentiments?.length) query.sentiment = { $in: [...filter.sentiments] };
+  if (filter.sources?.length) query.source = { $in: [...filter.sources] };
+  if (filter.annotatorId) query.annotatorId = filter.annotatorId;
+  if (filter.sessionId) query.sessionId = filter.sessionId;
+  if (filter.userId) query.userId = filter.userId;
+  if (filter.categories?.length) query.category = { $in: [...filter.categories] };
+  if (filter.flagCategories?.length) query["flag.category"] = { $in: [...filter.flagCategories] };
+  if (filter.ratingMin !== null && filter.ratingMin !== undefined) {
+    query["rating.score"] = { ...(query["rating.score"] as object), $gte: filter.ratingMin };
+  }
+  if (filter.ratingMax !== null && filter.ratingMax !== undefined) {
+    query["rating.score"] = { ...(query["rating.score"] as object), $lte: filter.ratingMax };
+  }
+  if (!filter.includeSuperseded) query.status = "active";
+  return query;
+}
+
+/** The full feedback query, with free-text search resolved to ids first. */
+export async function resolveFeedbackQuery(
+  collections: Pick<Collections, "feedback" | "interactions">,
+  filter: FeedbackFilter = {},
+): Promise<Filter<FeedbackDoc>> {
+  const query = feedbackQuery(filter);
+  const search = searchTerms(filter.search);
+  if (!search) return query;
+  const [ownMatches, interactionMatches] = await Promise.all([
+    collections.feedback
+      .find({ $text: { $search: search } }, { projection: { _id: 1 }, limit: SEARCH_MATCH_LIMIT })
+      .toArray(),
+    collections.interactions
+      .find({ $text: { $search: search } }, { projection: { _id: 1 }, limit: SEARCH_MATCH_LIMIT })
+      .toArray(),
+  ]);
+  return {
+    $and: [
+      query,
+      {
+        $or: [
+          { _id: { $in: ownMatches.map((match) => match._id) } },
+          { interactionIds: { $in: interactionMatches.map((match) => match._id) } },
+        ],
+      },
+    ],
+  } as Filter<FeedbackDoc>;
+}

@@ -1,0 +1,253 @@
+import { ObjectId } from "mongodb";
+import { z } from "zod";
+import { type FieldProblem, ValidationError } from "../errors.js";
+import {
+  comparisonChoices,
+  failureCategories,
+  feedbackKinds,
+  feedbackSources,
+  flagCategories,
+  flagSeverities,
+  implicitSignals,
+  sentiments,
+} from "./model.js";
+
+/**
+ * Input shapes of the feedback API, validated in the service layer so that GraphQL, jobs and the
+ * CLI share one set of rules. Limits keep single documents far below MongoDB's 16 MiB.
+ */
+const LONG_TEXT = 100_000;
+const SHORT_TEXT = 10_000;
+const ID_TEXT = 256;
+
+const objectIdString = z
+  .string()
+  .refine((value) => ObjectId.isValid(value) && /^[0-9a-fA-F]{24}$/.test(value), {
+    message: "must be an id returned by Loopgate (24 hexadecimal characters)",
+  });
+
+const identifier = z.string().trim().min(1, "must not be empty").max(ID_TEXT);
+
+const jsonObject = z
+  .record(z.string(), z.unknown())
+  .refine((value) => JSON.stringify(value).length <= 16_384, {
+    message: "must serialize to at most 16 KiB of JSON",
+  })
+  .refine(
+    (value) => Object.keys(value).every((key) => !key.startsWith("$") && !key.includes(".")),
+    {
+      message: "keys must not start with '$' or contain '.'",
+    },
+  );
+
+export const feedbackKeyName = z
+  .string()
+  .regex(
+    /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/,
+    "must start with a letter and use at most 64 letters, digits, '_', '.', ':' or '-'",
+  );
+
+const idempotencyKey = z
+  .string()
+  .min(8, "must be at least 8 characters (use a UUID)")
+  .max(128)
+  .regex(/^[\w.:-]+$/, "may only use letters, digits, '_', '.', ':' and '-'");
+
+const timestamp = z.date().refine((date) => !Number.isNaN(date.getTime()), "must be a valid date");
+
+const modelRef = z.object({ id: identifier, version: identifier });
+
+const chatMessage = z.object({
+  role: z.string().trim().min(1).max(64),
+  content: z.string().max(LONG_TEXT),
+  name: z.string().max(ID_TEXT).optional(),
+});
+
+export const recordInteractionInput = z
+  .object({
+    query: z.string().max(LONG_TEXT).optional(),
+    messages: z.array(chatMessage).min(1).max(500).optional(),
+    response: z.string().max(LONG_TEXT),
+    model: modelRef,
+    settings: jsonObject.optional(),
+    sessionId: identifier.optional(),
+    userId: identifier.optional(),
+    trace: z
+      .object({
+        provider: identifier.optional(),
+        runId: identifier.optional(),
+        projectId: identifier.optional(),
+        traceId: identifier.optional(),
+        startTime: timestamp.optional(),
+      })
+      .optional(),
+    latencyMs: z.number().finite().min(0).max(86_400_000).optional(),
+    tokens: z
+      .object({
+        prompt: z.number().int().min(0).optional(),
+        completion: z.number().int().min(0).optional(),
+        total: z.number().int().min(0).optional(),
+      })
+      .optional(),
+    metadata: jsonObject.optional(),
+    createdAt: timestamp.optional(),
+    idempotencyKey: idempotencyKey.optional(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.query === undefined && !input.messages?.some((message) => message.role === "user")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["query"],
+        message: "give the query, or chat messages that include a user message",
+      });
+    }
+    if (input.query !== undefined && input.query.trim() === "") {
+      ctx.addIssue({ code: "custom", path: ["query"], message: "must not be empty" });
+    }
+  });
+export type RecordInteractionInput = z.input<typeof recordInteractionInput>;
+
+/** Fields every feedback kind shares. */
+const feedbackCommon = {
+  key: feedbackKeyName.optional(),
+  source: z.enum(feedbackSources).default("user"),
+  annotatorId: identifier.optional(),
+  userId: identifier.optional(),
+  comment: z.string().max(SHORT_TEXT).optional(),
+  category: z.enum(failureCategories).optional(),
+  metadata: jsonObject.optional(),
+  createdAt: timestamp.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+};
+
+const onInteraction = { interactionId: objectIdString };
+
+const comparisonSide = z
+  .object({ interactionId: objectIdString.optional(), text: z.string().max(LONG_TEXT).optional() })
+  .refine((side) => (side.interactionId === undefined) !== (side.text === undefined), {
+    message: "give either interactionId or text",
+  });
+
+export const feedbackInputs = {
+  binary: z.object({ ...feedbackCommon, ...onInteraction, positive: z.boolean() }),
+  rating: z.object({ ...feedbackCommon, ...onInteraction, score: z.number().finite() }),
+  correction: z.object({
+    ...feedbackCommon,
+    ...onInteraction,
+    correctedResponse: z.string().trim().min(1, "must not be empty").max(LONG_TEXT),
+  }),
+  comparison: z
+    .object({
+      ...feedbackCommon,
+      prompt: z.string().trim().min(1).max(LONG_TEXT).optional(),
+      a: comparisonSide,
+      b: comparisonSide,
+      preferred: z.enum(comparisonChoices),
+      strength: z.number().min(0).max(1).optional(),
+      reason: z.string().max(SHORT_TEXT).optional(),
+    })
+    .superRefine((input, ctx) => {
+      if (!input.a.interactionId && !input.b.interactionId && !input.prompt) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["prompt"],
+          message: "is required when neither side references an interaction",
+        });
+      }
+      if (input.a.interactionId && input.a.interactionId === input.b.interactionId) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["b", "interactionId"],
+          message: "must differ from side a",
+        });
+      }
+    }),
+  comment: z.object({
+    ...feedbackCommon,
+    ...onInteraction,
+    text: z.string().trim().min(1, "must not be empty").max(SHORT_TEXT),
+    sentiment: z.enum(sentiments).optional(),
+  }),
+  implicit: z
+    .object({
+      ...feedbackCommon,
+      ...onInteraction,
+      signal: z.enum(implicitSignals),
+      value: z.number().finite().min(0).optional(),
+    })
+    .superRefine((input, ctx) => {
+      if (
+        (input.signal === "dwell" || input.signal === "session_length") &&
+        input.value === undefined
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["value"],
+          message: `is required for ${input.signal} (milliseconds for dwell, seconds for session_length)`,
+        });
+      }
+    }),
+  flag: z.object({
+    ...feedbackCommon,
+    ...onInteraction,
+    // For flags the category is the flag's own (safety, accuracy, other).
+    category: z.enum(flagCategories),
+    severity: z.enum(flagSeverities).default("medium"),
+    reason: z.string().max(SHORT_TEXT).optional(),
+  }),
+} as const satisfies Record<(typeof feedbackKinds)[number], z.ZodType>;
+
+export type FeedbackInputs = {
+  [Kind in keyof typeof feedbackInputs]: z.input<(typeof feedbackInputs)[Kind]>;
+};
+export type ParsedFeedbackInputs = {
+  [Kind in keyof typeof feedbackInputs]: z.output<(typeof feedbackInputs)[Kind]>;
+};
+
+export const feedbackKeyInput = z
+  .object({
+    key: feedbackKeyName,
+    kind: z.enum(feedbackKinds),
+    description: z.string().max(2_000).optional(),
+    rating: z
+      .object({
+        min: z.number().finite(),
+        max: z.number().finite(),
+        integer: z.boolean().default(true),
+      })
+      .refine((range) => range.max > range.min, {
+        message: "max must be greater than min",
+        path: ["max"],
+      })
+      .optional(),
+    categories: z.array(z.enum(failureCategories)).max(failureCategories.length).optional(),
+    isLowerScoreBetter: z.boolean().default(false),
+  })
+  .superRefine((input, ctx) => {
+    if (input.rating && input.kind !== "rating") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rating"],
+        message: "only applies to keys of kind rating",
+      });
+    }
+  });
+export type FeedbackKeyInput = z.input<typeof feedbackKeyInput>;
+
+/** Parses with a zod schema; failures become one ValidationError naming every offending field. */
+export function parseInput<Schema extends z.ZodType>(
+  schema: Schema,
+  value: unknown,
+  pathPrefix = "input",
+): z.output<Schema> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(
+    result.error.issues.map(
+      (issue): FieldProblem => ({
+        path: [pathPrefix, ...issue.path.map(String)].filter(Boolean).join("."),
+        message: issue.message,
+      }),
+    ),
+  );
+}

@@ -1,0 +1,165 @@
+import { MongoBulkWriteError, ObjectId } from "mongodb";
+import type { Clock } from "../clock.js";
+import { ConflictError, DomainError, ValidationError } from "../errors.js";
+import { isDuplicateKeyOn } from "../store/errors.js";
+import type { Collections } from "../store/mongo.js";
+import { type Page, type PageArgs, paginate } from "../store/pagination.js";
+import type { DomainEvents } from "./events.js";
+import { type InteractionFilter, interactionQuery, parseObjectId } from "./filters.js";
+import { parseInput, type RecordInteractionInput, recordInteractionInput } from "./inputs.js";
+import type { InteractionDoc, RedactionCounts } from "./model.js";
+import { payloadHash } from "./payload-hash.js";
+import type { Pseudonymizer } from "./pseudonym.js";
+import type { Redactor } from "./redaction.js";
+import { emptySummary } from "./summary.js";
+
+export interface RecordedInteraction {
+  readonly interaction: InteractionDoc;
+  /** True when the idempotency key was seen before and the stored interaction is returned. */
+  readonly duplicate: boolean;
+}
+
+export type BatchItemResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: DomainError };
+
+export interface InteractionService {
+  record(input: RecordInteractionInput): Promise<RecordedInteraction>;
+  /** Each item is validated and stored on its own; one bad item does not stop the others. */
+  recordMany(
+    inputs: readonly RecordInteractionInput[],
+  ): Promise<BatchItemResult<RecordedInteraction>[]>;
+  get(id: string): Promise<InteractionDoc | null>;
+  list(filter: InteractionFilter, page: PageArgs): Promise<Page<InteractionDoc>>;
+}
+
+export const MAX_BATCH = 500;
+
+export function createInteractionService(deps: {
+  collections: Pick<Collections, "interactions">;
+  clock: Clock;
+  redactor: Redactor;
+  pseudonymizer: Pseudonymizer;
+  events: DomainEvents;
+}): InteractionService {
+  const { collections, clock, redactor, pseudonymizer, events } = deps;
+
+  const build = (raw: RecordInteractionInput): InteractionDoc => {
+    const input = parseInput(recordInteractionInput, raw);
+    const redactions: RedactionCounts = {};
+    const messages = input.messages?.map((message) => ({
+      role: message.role,
+      content: redactor.redact(message.content, redactions),
+      ...(message.name ? { name: message.name } : {}),
+    }));
+    const lastUserMessage = messages?.filter((message) => message.role === "user").at(-1)?.content;
+    const now = clock.now();
+    const doc: InteractionDoc = {
+      _id: new ObjectId(),
+      query:
+        input.query !== undefined
+          ? redactor.redact(input.query, redactions)
+          : (lastUserMessage ?? ""),
+      response: redactor.redact(input.response, redactions),
+      model: input.model,
+      createdAt: input.createdAt ?? now,
+      recordedAt: now,
+      payloadHash: payloadHash(input),
+      feedbackSummary: emptySummary,
+    };
+    if (messages) doc.messages = messages;
+    if (input.settings) doc.settings = redactor.redactDeep(input.settings, redactions);
+    if (input.sessionId) doc.sessionId = input.sessionId;
+    if (input.userId) doc.userId = pseudonymizer.pseudonymize(input.userId);
+    if (input.trace) doc.trace = input.trace;
+    if (input.latencyMs !== undefined) doc.latencyMs = input.latencyMs;
+    if (input.tokens) doc.tokens = input.tokens;
+    if (input.metadata) doc.metadata = redactor.redactDeep(input.metadata, redactions);
+    if (input.idempotencyKey) doc.idempotencyKey = input.idempotencyKey;
+    if (Object.keys(redactions).length > 0) doc.redactions = redactions;
+    return doc;
+  };
+
+  /** A stored interaction under the same idempotency key, or a conflict when the payload differs. */
+  const resolveDuplicate = async (
+    doc: InteractionDoc,
+    error: unknown,
+  ): Promise<RecordedInteraction> => {
+    if (!doc.idempotencyKey || !isDuplicateKeyOn(error, "idempotencyKey")) throw error;
+    const existing = await collections.interactions.findOne({ idempotencyKey: doc.idempotencyKey });
+    if (!existing) throw error;
+    if (existing.payloadHash !== doc.payloadHash) {
+      throw new ConflictError(
+        `idempotency key ${doc.idempotencyKey} was already used for a different interaction`,
+      );
+    }
+    return { interaction: existing, duplicate: true };
+  };
+
+  const insertOne = async (doc: InteractionDoc): Promise<RecordedInteraction> => {
+    try {
+      await collections.interactions.insertOne(doc);
+    } catch (error) {
+      return resolveDuplicate(doc, error);
+    }
+    events.emit("interactionRecorded", doc);
+    return { interaction: doc, duplicate: false };
+  };
+
+  const asItem = async <T>(work: () => Promise<T>): Promise<BatchItemResult<T>> => {
+    try {
+      return { ok: true, value: await work() };
+    } catch (error) {
+      if (error instanceof DomainError) return { ok: false, error };
+      throw error;
+    }
+  };
+
+  return {
+    record: (input) => insertOne(build(input)),
+    async recordMany(inputs) {
+      if (inputs.length > MAX_BATCH) {
+        throw new ValidationError([
+          { path: "inputs", message: `at most ${MAX_BATCH} interactions per batch` },
+        ]);
+      }
+      const built = await Promise.all(inputs.map((input) => asItem(async () => build(input))));
+      const valid = built.flatMap((item, index) => (item.ok ? [{ index, doc: item.value }] : []));
+      // One unordered insertMany: every valid item is stored even when a sibling is a duplicate.
+      const failures = new Map<number, unknown>();
+      if (valid.length > 0) {
+        try {
+          await collections.interactions.insertMany(
+            valid.map(({ doc }) => doc),
+            { ordered: false },
+          );
+        } catch (error) {
+          if (!(error instanceof MongoBulkWriteError)) throw error;
+          const writeErrors = Array.isArray(error.writeErrors)
+            ? error.writeErrors
+            : [error.writeErrors];
+          for (const writeError of writeErrors) failures.set(writeError.index, writeError);
+          if (failures.size === 0) throw error;
+        }
+      }
+      const results: BatchItemResult<RecordedInteraction>[] = built.map((item) =>
+        item.ok ? { ok: true, value: { interaction: item.value, duplicate: false } } : item,
+      );
+      await Promise.all(
+        valid.map(async ({ index, doc }, position) => {
+          const failure = failures.get(position);
+          if (failure === undefined) {
+            events.emit("interactionRecorded", doc);
+            return;
+          }
+          results[index] = await asItem(() => resolveDuplicate(doc, failure));
+        }),
+      );
+      return results;
+    },
+    async get(id) {
+      return collections.interactions.findOne({ _id: parseObjectId(id, "id") });
+    },
+    list: (filter, page) => paginate(collections.interactions, interactionQuery(filter), page),
+  };
+}

@@ -1,0 +1,253 @@
+import type { ObjectId } from "mongodb";
+
+/** The seven feedback kinds of the seed's "Feedback Types" table (plus flags from "UI Patterns"). */
+export const feedbackKinds = [
+  "binary",
+  "rating",
+  "correction",
+  "comparison",
+  "comment",
+  "implicit",
+  "flag",
+] as const;
+export type FeedbackKind = (typeof feedbackKinds)[number];
+
+/** Who produced the feedback (seed: user signals and the RLAIF methods). */
+export const feedbackSources = ["user", "expert", "llm_judge", "rule", "cross_model"] as const;
+export type FeedbackSource = (typeof feedbackSources)[number];
+
+export const sentiments = ["positive", "negative", "neutral"] as const;
+export type Sentiment = (typeof sentiments)[number];
+
+/** Behavioural signals a frontend can report without asking the user anything. */
+export const implicitSignals = [
+  "retry",
+  "regenerate",
+  "copy",
+  "share",
+  "abandon",
+  "dwell",
+  "session_length",
+  "follow_up",
+  "edit",
+] as const;
+export type ImplicitSignal = (typeof implicitSignals)[number];
+
+export const flagCategories = ["safety", "accuracy", "other"] as const;
+export type FlagCategory = (typeof flagCategories)[number];
+
+export const flagSeverities = ["low", "medium", "high", "critical"] as const;
+export type FlagSeverity = (typeof flagSeverities)[number];
+
+/** The seed's failure categories (Categorization stage), usable on any feedback. */
+export const failureCategories = [
+  "accuracy",
+  "safety",
+  "format",
+  "relevance",
+  "knowledge_gap",
+  "feature_request",
+] as const;
+export type FailureCategory = (typeof failureCategories)[number];
+
+export const comparisonChoices = ["a", "b", "tie"] as const;
+export type ComparisonChoice = (typeof comparisonChoices)[number];
+
+export const feedbackStatuses = ["active", "superseded"] as const;
+export type FeedbackStatus = (typeof feedbackStatuses)[number];
+
+export interface ModelRef {
+  readonly id: string;
+  readonly version: string;
+}
+
+export interface ChatMessage {
+  readonly role: string;
+  readonly content: string;
+  readonly name?: string;
+}
+
+/** Ids of the same exchange in an external tracer (LangSmith run ids, project id, trace id). */
+export interface TraceRef {
+  readonly provider?: string;
+  readonly runId?: string;
+  readonly projectId?: string;
+  readonly traceId?: string;
+  readonly startTime?: Date;
+}
+
+export interface TokenUsage {
+  readonly prompt?: number;
+  readonly completion?: number;
+  readonly total?: number;
+}
+
+/** Per-interaction digest of its active feedback, kept in step on every write. */
+export interface FeedbackSummary {
+  readonly count: number;
+  readonly positive: number;
+  readonly negative: number;
+  readonly hasCorrection: boolean;
+  readonly flagged: boolean;
+  readonly safetyFlagged: boolean;
+  /** How many feedback documents (any status) the summary was computed from; orders writers. */
+  readonly revision: number;
+}
+
+export type RedactionCounts = Partial<Record<"email" | "phone" | "card" | "ip", number>>;
+
+export interface InteractionDoc {
+  _id: ObjectId;
+  /** The user's query; for chats, the last user message. */
+  query: string;
+  messages?: ChatMessage[];
+  response: string;
+  model: ModelRef;
+  settings?: Record<string, unknown>;
+  sessionId?: string;
+  /** Keyed hash of the product's user id; the raw id is never stored. */
+  userId?: string;
+  trace?: TraceRef;
+  latencyMs?: number;
+  tokens?: TokenUsage;
+  metadata?: Record<string, unknown>;
+  /** When the model answered (client clock); `recordedAt` is when Loopgate stored it. */
+  createdAt: Date;
+  recordedAt: Date;
+  idempotencyKey?: string;
+  payloadHash: string;
+  redactions?: RedactionCounts;
+  feedbackSummary: FeedbackSummary;
+  /** Set when the user's data was erased in anonymize mode. */
+  erasedAt?: Date;
+}
+
+export interface ComparisonSide {
+  readonly interactionId?: ObjectId;
+  readonly text: string;
+  readonly model?: ModelRef;
+}
+
+export interface FeedbackDoc {
+  _id: ObjectId;
+  kind: FeedbackKind;
+  key: string;
+  /** The interaction the feedback is about; absent only for comparisons of inline texts. */
+  interactionId?: ObjectId;
+  /** Every interaction this feedback touches (both sides of a comparison); the loaders' key. */
+  interactionIds: ObjectId[];
+  /** Copied from the interaction so aggregates by model or interaction time need no join. */
+  model?: ModelRef;
+  interactionCreatedAt?: Date;
+  sessionId?: string;
+  /** Pseudonymous id of the person who gave the feedback. */
+  userId?: string;
+  source: FeedbackSource;
+  annotatorId?: string;
+  /** Who the "changed their mind" rule compares: the same rater supersedes their own feedback. */
+  raterKey?: string;
+  sentiment: Sentiment;
+  status: FeedbackStatus;
+  supersededBy?: ObjectId;
+  supersededAt?: Date;
+  comment?: string;
+  category?: FailureCategory;
+  binary?: { positive: boolean };
+  rating?: { score: number; min: number; max: number; normalized: number };
+  correction?: { originalResponse: string; correctedResponse: string };
+  comparison?: {
+    prompt: string;
+    a: ComparisonSide;
+    b: ComparisonSide;
+    preferred: ComparisonChoice;
+    /** 0..1: how clear the preference is (the seed asks for a clear quality difference). */
+    strength?: number;
+    reason?: string;
+  };
+  implicit?: { signal: ImplicitSignal; value?: number };
+  flag?: { category: FlagCategory; severity: FlagSeverity; reason?: string };
+  metadata?: Record<string, unknown>;
+  createdAt: Date;
+  receivedAt: Date;
+  idempotencyKey?: string;
+  payloadHash: string;
+  /** Which credential submitted it: an API key id or "token". */
+  submittedBy: string;
+  redactions?: RedactionCounts;
+  /** Set when an erasure anonymized this feedback. */
+  erasedAt?: Date;
+}
+
+/** A declared feedback key (as LangSmith's feedback configs, but enforced on write). */
+export interface FeedbackKeyDoc {
+  _id: string;
+  kind: FeedbackKind;
+  description?: string;
+  rating?: { min: number; max: number; integer: boolean };
+  /** Allowed failure categories for this key; empty means any. */
+  categories?: FailureCategory[];
+  isLowerScoreBetter: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const conflictStatuses = ["open", "resolved"] as const;
+export type ConflictStatus = (typeof conflictStatuses)[number];
+
+export const conflictReasons = ["sentiment_disagreement", "rating_spread"] as const;
+export type ConflictReason = (typeof conflictReasons)[number];
+
+export const conflictDecisions = [
+  "accept_positive",
+  "accept_negative",
+  "exclude",
+  "dismiss",
+] as const;
+export type ConflictDecision = (typeof conflictDecisions)[number];
+
+export interface ConflictDoc {
+  _id: ObjectId;
+  interactionId: ObjectId;
+  model?: ModelRef;
+  status: ConflictStatus;
+  reasons: ConflictReason[];
+  feedbackIds: ObjectId[];
+  raterCount: number;
+  positive: number;
+  negative: number;
+  detectedAt: Date;
+  updatedAt: Date;
+  resolution?: {
+    decision: ConflictDecision;
+    note?: string;
+    resolvedBy: string;
+    resolvedAt: Date;
+  };
+}
+
+export interface ApiKeyDoc {
+  _id: ObjectId;
+  name: string;
+  /** SHA-256 of the whole key: keys are high-entropy random strings, so no salt is needed. */
+  hash: string;
+  /** First characters of the key, shown so people can tell keys apart. */
+  prefix: string;
+  scopes: Array<"ingest" | "read" | "admin">;
+  createdAt: Date;
+  createdBy: string;
+  lastUsedAt?: Date;
+  revokedAt?: Date;
+  revokedBy?: string;
+}
+
+export interface ErasureDoc {
+  _id: ObjectId;
+  /** The pseudonym, never the raw user id. */
+  userId: string;
+  mode: "delete" | "anonymize";
+  requestedBy: string;
+  createdAt: Date;
+  interactions: number;
+  feedback: number;
+  conflictsUpdated: number;
+}

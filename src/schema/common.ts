@@ -1,0 +1,183 @@
+import { decodeGlobalID } from "@pothos/plugin-relay";
+import { ValidationError } from "../errors.js";
+import type {
+  ChatMessage,
+  FeedbackSummary,
+  ModelRef,
+  RedactionCounts,
+  TokenUsage,
+  TraceRef,
+} from "../feedback/model.js";
+import type { Page } from "../store/pagination.js";
+import { builder } from "./builder.js";
+
+export const ModelRefType = builder.objectRef<ModelRef>("ModelRef").implement({
+  description: "Which model produced an answer.",
+  fields: (t) => ({
+    id: t.exposeString("id", { description: "Model identifier, e.g. `support-bot`." }),
+    version: t.exposeString("version", {
+      description: "Model version, e.g. `2026-11-01` or a registry tag.",
+    }),
+  }),
+});
+
+export const ChatMessageType = builder.objectRef<ChatMessage>("ChatMessage").implement({
+  description: "One message of a chat exchange.",
+  fields: (t) => ({
+    role: t.exposeString("role", { description: "`system`, `user`, `assistant`, `tool`, …" }),
+    content: t.exposeString("content", { description: "The message text (PII redacted)." }),
+    name: t.exposeString("name", {
+      nullable: true,
+      description: "Optional author name (tools, agents).",
+    }),
+  }),
+});
+
+export const TraceRefType = builder.objectRef<TraceRef>("TraceRef").implement({
+  description: "Ids of the same exchange in an external tracer such as LangSmith.",
+  fields: (t) => ({
+    provider: t.exposeString("provider", {
+      nullable: true,
+      description: "Tracer name, e.g. `langsmith`.",
+    }),
+    runId: t.exposeString("runId", { nullable: true, description: "The tracer's run id." }),
+    projectId: t.exposeString("projectId", {
+      nullable: true,
+      description: "The tracer's project or session id (LangSmith requires it for run feedback).",
+    }),
+    traceId: t.exposeString("traceId", { nullable: true, description: "The tracer's trace id." }),
+    startTime: t.expose("startTime", {
+      type: "DateTime",
+      nullable: true,
+      description: "Run start time.",
+    }),
+  }),
+});
+
+export const TokenUsageType = builder.objectRef<TokenUsage>("TokenUsage").implement({
+  description: "Token counts of one model call.",
+  fields: (t) => ({
+    prompt: t.exposeInt("prompt", { nullable: true, description: "Prompt tokens." }),
+    completion: t.exposeInt("completion", { nullable: true, description: "Completion tokens." }),
+    total: t.exposeInt("total", { nullable: true, description: "All tokens." }),
+  }),
+});
+
+export const RedactionCountsType = builder.objectRef<RedactionCounts>("RedactionCounts").implement({
+  description: "How many pieces of PII were replaced on ingest, per kind.",
+  fields: (t) => ({
+    email: t.int({ description: "Email addresses.", resolve: (counts) => counts.email ?? 0 }),
+    phone: t.int({ description: "Phone numbers.", resolve: (counts) => counts.phone ?? 0 }),
+    card: t.int({
+      description: "Payment card numbers (Luhn-checked).",
+      resolve: (counts) => counts.card ?? 0,
+    }),
+    ip: t.int({ description: "IPv4 and IPv6 addresses.", resolve: (counts) => counts.ip ?? 0 }),
+  }),
+});
+
+export const FeedbackSummaryType = builder.objectRef<FeedbackSummary>("FeedbackSummary").implement({
+  description: "Digest of an interaction's active feedback, kept current on every write.",
+  fields: (t) => ({
+    count: t.exposeInt("count", { description: "Active feedback items." }),
+    positive: t.exposeInt("positive", { description: "Items with positive sentiment." }),
+    negative: t.exposeInt("negative", { description: "Items with negative sentiment." }),
+    hasCorrection: t.exposeBoolean("hasCorrection", {
+      description: "Whether someone corrected the answer.",
+    }),
+    flagged: t.exposeBoolean("flagged", { description: "Whether the answer was flagged." }),
+    safetyFlagged: t.exposeBoolean("safetyFlagged", {
+      description: "Whether it was flagged for safety.",
+    }),
+  }),
+});
+
+export const ModelRefInput = builder.inputType("ModelRefInput", {
+  description: "Which model produced an answer.",
+  fields: (t) => ({
+    id: t.string({ required: true, description: "Model identifier." }),
+    version: t.string({ required: true, description: "Model version." }),
+  }),
+});
+
+export const TimeRangeInput = builder.inputType("TimeRangeInput", {
+  description:
+    "A half-open time range: from (inclusive) to (exclusive). Either end may be left open.",
+  fields: (t) => ({
+    from: t.field({ type: "DateTime", description: "Inclusive start." }),
+    to: t.field({ type: "DateTime", description: "Exclusive end." }),
+  }),
+});
+
+/** Common JSON-object fields of inputs are typed loosely by the scalar; services validate them. */
+export type Loose<T> = { [Key in keyof T]?: T[Key] | null };
+
+/** Drops nulls GraphQL sends for omitted optional fields, so zod sees `undefined`. */
+export function withoutNulls<T>(value: T): T {
+  if (value === null || value === undefined) return undefined as T;
+  if (Array.isArray(value)) return value.map(withoutNulls) as T;
+  if (value instanceof Date || typeof value !== "object") return value;
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+    return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== null && item !== undefined)
+      .map(([key, item]) => [key, withoutNulls(item)]),
+  ) as T;
+}
+
+/**
+ * Accepts a node's global ID (as returned in `id` fields) or the raw 24-hex database id, so
+ * frontends can pass whichever they kept. The global ID's type must be one of `typenames`.
+ */
+export function localId(value: string, typenames: readonly string[], path: string): string {
+  if (/^[0-9a-fA-F]{24}$/.test(value)) return value.toLowerCase();
+  try {
+    const decoded = decodeGlobalID(value);
+    if (typenames.includes(decoded.typename) && /^[0-9a-fA-F]{24}$/.test(decoded.id))
+      return decoded.id;
+  } catch {
+    // fall through to the validation error below
+  }
+  throw new ValidationError([{ path, message: `must be the id of a ${typenames.join(" or ")}` }]);
+}
+
+/** Relay connection result with a lazily computed totalCount. */
+export function toConnection<T>(page: Page<T>) {
+  return {
+    edges: page.nodes.map((node, index) => ({ node, cursor: page.cursors[index] ?? "" })),
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: page.hasPreviousPage,
+      startCursor: page.cursors[0] ?? null,
+      endCursor: page.cursors.at(-1) ?? null,
+    },
+    totalCount: page.totalCount,
+  };
+}
+
+/** Options shared by every connection type: descriptions and the totalCount field. */
+export function connectionOptions(nodeName: string) {
+  return {
+    description: `A page of ${nodeName} (Relay connection), newest first.`,
+    edgesField: { description: "The items of this page with their cursors." },
+    fields: (tc: {
+      int: (options: {
+        description: string;
+        resolve: (connection: unknown) => Promise<number>;
+      }) => unknown;
+    }) => ({
+      totalCount: tc.int({
+        description: `How many ${nodeName} match the filter in all (counted only when asked for).`,
+        resolve: (connection) => (connection as { totalCount: () => Promise<number> }).totalCount(),
+      }),
+    }),
+  };
+}
+
+export function edgeOptions(nodeName: string) {
+  return {
+    description: `One ${nodeName} and its cursor.`,
+    nodeField: { description: `The ${nodeName}.` },
+  };
+}

@@ -1,0 +1,97 @@
+import type { IndexDescription } from "mongodb";
+import type {
+  ApiKeyDoc,
+  ConflictDoc,
+  ErasureDoc,
+  FeedbackDoc,
+  FeedbackKeyDoc,
+  InteractionDoc,
+} from "../feedback/model.js";
+
+/**
+ * The one place that declares Loopgate's collections, the shape of their documents and their
+ * indexes. Every filter the services build must be served by an index listed here (a test checks
+ * that each filter field leads some index).
+ */
+export type CollectionDocuments = {
+  interactions: InteractionDoc;
+  feedback: FeedbackDoc;
+  feedbackKeys: FeedbackKeyDoc;
+  conflicts: ConflictDoc;
+  apiKeys: ApiKeyDoc;
+  erasures: ErasureDoc;
+};
+
+export const collectionNames = [
+  "interactions",
+  "feedback",
+  "feedbackKeys",
+  "conflicts",
+  "apiKeys",
+  "erasures",
+] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
+
+export type IndexDeclaration = IndexDescription & { readonly name: string };
+
+/** Newest first, ties broken by id: the order of every listing and of its cursors. */
+const recent = { createdAt: -1, _id: -1 } as const;
+
+export const indexDeclarations: {
+  readonly [Name in keyof CollectionDocuments]: readonly IndexDeclaration[];
+} = {
+  interactions: [
+    { name: "recent", key: recent },
+    { name: "model_recent", key: { "model.id": 1, "model.version": 1, ...recent } },
+    { name: "session_recent", key: { sessionId: 1, ...recent } },
+    { name: "user_recent", key: { userId: 1, ...recent } },
+    { name: "trace_run", key: { "trace.runId": 1 } },
+    { name: "corrected_recent", key: { "feedbackSummary.hasCorrection": 1, ...recent } },
+    { name: "flagged_recent", key: { "feedbackSummary.flagged": 1, ...recent } },
+    { name: "idempotency", key: { idempotencyKey: 1 }, unique: true, sparse: true },
+    {
+      name: "text",
+      key: { query: "text", response: "text", "messages.content": "text" },
+      weights: { query: 3, response: 1, "messages.content": 1 },
+      default_language: "none",
+    },
+  ],
+  feedback: [
+    { name: "recent", key: recent },
+    { name: "interaction_recent", key: { interactionIds: 1, ...recent } },
+    { name: "rater", key: { interactionId: 1, key: 1, raterKey: 1, status: 1 } },
+    { name: "model_recent", key: { "model.id": 1, "model.version": 1, ...recent } },
+    { name: "interaction_time", key: { interactionCreatedAt: -1 } },
+    { name: "kind_recent", key: { kind: 1, ...recent } },
+    { name: "key_recent", key: { key: 1, ...recent } },
+    { name: "sentiment_recent", key: { sentiment: 1, ...recent } },
+    { name: "source_recent", key: { source: 1, ...recent } },
+    { name: "annotator_recent", key: { annotatorId: 1, ...recent } },
+    { name: "session_recent", key: { sessionId: 1, ...recent } },
+    { name: "user_recent", key: { userId: 1, ...recent } },
+    { name: "rating_score", key: { "rating.score": 1 } },
+    { name: "category_recent", key: { category: 1, ...recent } },
+    { name: "flag_recent", key: { "flag.category": 1, ...recent } },
+    { name: "status_recent", key: { status: 1, ...recent } },
+    { name: "superseded_by", key: { supersededBy: 1 } },
+    { name: "idempotency", key: { idempotencyKey: 1 }, unique: true, sparse: true },
+    {
+      name: "text",
+      key: {
+        comment: "text",
+        "correction.correctedResponse": "text",
+        "comparison.reason": "text",
+        "flag.reason": "text",
+      },
+      default_language: "none",
+    },
+  ],
+  feedbackKeys: [],
+  conflicts: [
+    { name: "interaction", key: { interactionId: 1 }, unique: true },
+    { name: "status_detected", key: { status: 1, detectedAt: -1, _id: -1 } },
+    { name: "model_detected", key: { "model.id": 1, detectedAt: -1, _id: -1 } },
+    { name: "detected", key: { detectedAt: -1, _id: -1 } },
+  ],
+  apiKeys: [{ name: "hash", key: { hash: 1 }, unique: true }],
+  erasures: [{ name: "recent", key: { createdAt: -1 } }],
+};
