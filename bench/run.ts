@@ -1,0 +1,117 @@
+/**
+ * Store benchmark: `npm run bench`. Starts an embedded store in a temp dir (or uses
+ * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { MongoClient } from "mongodb";
+import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
+import { benchDocs, type Timing, timeGroup, timeInsertMany, timeLookups } from "./store.js";
+
+const LARGE = 100_000;
+const SMALL = 10_000;
+const LOOKUPS = 2_000;
+
+function fmt(ms: number): string {
+  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
+  return `${ms.toFixed(ms < 10 ? 2 : ms < 100 ? 1 : 0)} ms`;
+}
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+
+function row(cells: string[], widths: number[]) {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+}
+
+async function main() {
+  const external = process.env.BENCH_MONGODB_URI;
+  let dbPath: string | undefined;
+  let store: EmbeddedMongo | undefined;
+  let uri: string;
+  if (external) {
+    uri = external;
+  } else {
+    dbPath = await mkdtemp(join(tmpdir(), "loopgate-bench-"));
+    store = await startEmbeddedMongo({ port: 0, dbPath });
+    uri = store.uri;
+  }
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  const dbName = `bench_${randomBytes(4).toString("hex")}`;
+  const db = client.db(dbName);
+  const benchStarted = performance.now();
+  try {
+    await client.connect();
+    console.log(
+      `Loopgate store benchmark: ${external ? "BENCH_MONGODB_URI" : "embedded store"} ` +
+        `(node ${process.version}, ${cpus().length} cores)`,
+    );
+
+    // Warm-up: JIT, connection pool, SQLite page cache and the store's code paths.
+    const warm = benchDocs(5_000, 1);
+    await db.collection("warmup").insertMany(warm);
+    await db.collection("warmup").createIndex({ key: 1 });
+    await timeLookups(db, "warmup", "key", warm.length, { count: 300, budgetMs: 2_000, seed: 2 });
+    await timeLookups(db, "warmup", "plain", warm.length, { count: 30, budgetMs: 2_000, seed: 3 });
+    await timeGroup(db, "warmup", 2);
+    await db.collection("warmup").drop();
+
+    const largeDocs = benchDocs(LARGE, 10);
+    const insert = await timeInsertMany(db, "large", largeDocs);
+    await db.collection("small").insertMany(benchDocs(SMALL, 11));
+    const indexStarted = performance.now();
+    await db.collection("large").createIndex({ key: 1 });
+    const indexMs = performance.now() - indexStarted;
+    await db.collection("small").createIndex({ key: 1 });
+
+    const lookup = (coll: string, field: string, size: number, budgetMs: number, seed: number) =>
+      timeLookups(db, coll, field, size, { count: LOOKUPS, budgetMs, seed });
+    // A few untimed lookups per collection first, so each measurement starts warm.
+    await lookup("small", "key", SMALL, 1_000, 90);
+    await lookup("large", "key", LARGE, 1_000, 91);
+    const idx10k = await lookup("small", "key", SMALL, 60_000, 100);
+    const idx100k = await lookup("large", "key", LARGE, 60_000, 101);
+    const scan10k = await lookup("small", "plain", SMALL, 8_000, 102);
+    const scan100k = await lookup("large", "plain", LARGE, 12_000, 103);
+
+    await timeGroup(db, "large", 1);
+    const group = await timeGroup(db, "large", 3);
+
+    const widths = [40, 9, 11, 11];
+    const line = (label: string, t: Timing) =>
+      console.log(row([label, int(t.samples), fmt(t.medianMs), fmt(t.p95Ms)], widths));
+    console.log("");
+    console.log(
+      `insertMany ${int(LARGE)} docs: ${int(insert.ms)} ms = ${int(insert.docsPerSec)} docs/s`,
+    );
+    console.log(`createIndex {key: 1} on ${int(LARGE)} docs: ${int(indexMs)} ms`);
+    console.log("");
+    console.log(row(["findOne({field: <random>})", "lookups", "median", "p95"], widths));
+    console.log("-".repeat(widths.reduce((a, b) => a + b + 2, -2)));
+    line(`indexed   key   @ ${int(SMALL)} docs`, idx10k);
+    line(`indexed   key   @ ${int(LARGE)} docs`, idx100k);
+    line(`no index  plain @ ${int(SMALL)} docs`, scan10k);
+    line(`no index  plain @ ${int(LARGE)} docs`, scan100k);
+    console.log("");
+    const ratio = (a: Timing, b: Timing) => (b.medianMs / a.medianMs).toFixed(2);
+    console.log(
+      `lookup ratio 100k/10k, indexed:   ${ratio(idx10k, idx100k)}  (≈1: the index is used)`,
+    );
+    console.log(
+      `lookup ratio 100k/10k, unindexed: ${ratio(scan10k, scan100k)}  (≈10: a collection scan)`,
+    );
+    console.log("");
+    console.log(
+      `$group over ${int(LARGE)} docs: median ${fmt(group.medianMs)} of ${group.samples} runs ` +
+        `(p95 ${fmt(group.p95Ms)})`,
+    );
+    console.log(`total bench time: ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
+  } finally {
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+    await store?.close();
+    if (dbPath) await rm(dbPath, { recursive: true, force: true });
+  }
+}
+
+await main();
