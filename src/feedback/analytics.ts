@@ -6,6 +6,7 @@ import {
   type FeedbackFilter,
   feedbackQuery,
   interactionQuery,
+  parseObjectId,
   resolveFeedbackQuery,
 } from "./filters.js";
 import { type FeedbackKind, feedbackKinds } from "./model.js";
@@ -193,14 +194,22 @@ export function createAnalyticsService(deps: {
 }): AnalyticsService {
   const { collections } = deps;
 
-  /** The part of a feedback filter that also describes interactions (model, session, user, time). */
-  const interactionSide = (filter: FeedbackFilter) =>
-    interactionQuery({
+  /**
+   * The part of a feedback filter that also describes interactions (model, session, time). Not
+   * the user: a feedback filter's userId is the rater's, so it narrows only the feedback side.
+   */
+  const interactionSide = (filter: FeedbackFilter) => ({
+    ...interactionQuery({
       createdAt: filter.createdAt ?? null,
       modelId: filter.modelId ?? null,
       modelVersion: filter.modelVersion ?? null,
       sessionId: filter.sessionId ?? null,
-    });
+    }),
+    // One interaction asked for: its rates are about it alone.
+    ...(filter.interactionId
+      ? { _id: parseObjectId(filter.interactionId, "filter.interactionId") }
+      : {}),
+  });
 
   /**
    * Interaction-denominated rates: interactions created in the range, and which of them received

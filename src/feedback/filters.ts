@@ -123,15 +123,20 @@ export function feedbackQuery(filter: FeedbackFilter = {}): Filter<FeedbackDoc> 
   if (filter.modelVersion) query["model.version"] = filter.modelVersion;
   if (filter.interactionId)
     query.interactionIds = parseObjectId(filter.interactionId, "filter.interactionId");
-  const kinds = new Set<FeedbackKind>(filter.kinds ?? []);
-  if (filter.hasCorrection === true) kinds.add("correction");
-  if (filter.flagged === true) kinds.add("flag");
+  // hasCorrection/flagged true narrow `kinds` (all conditions must hold): with kinds [binary],
+  // "only corrections" leaves nothing rather than adding corrections to the binary feedback.
+  let kinds: FeedbackKind[] | null = filter.kinds?.length ? [...new Set(filter.kinds)] : null;
+  const only = (kind: FeedbackKind) => {
+    kinds = kinds ? kinds.filter((allowed) => allowed === kind) : [kind];
+  };
+  if (filter.hasCorrection === true) only("correction");
+  if (filter.flagged === true) only("flag");
   const excludedKinds: FeedbackKind[] = [];
   if (filter.hasCorrection === false) excludedKinds.push("correction");
   if (filter.flagged === false) excludedKinds.push("flag");
-  if (kinds.size > 0 || excludedKinds.length > 0) {
+  if (kinds || excludedKinds.length > 0) {
     query.kind = {
-      ...(kinds.size > 0 ? { $in: [...kinds] } : {}),
+      ...(kinds ? { $in: kinds } : {}),
       ...(excludedKinds.length > 0 ? { $nin: excludedKinds } : {}),
     };
   }

@@ -42,6 +42,8 @@ export const indexDeclarations: {
   interactions: [
     { name: "recent", key: recent },
     { name: "model_recent", key: { "model.id": 1, "model.version": 1, ...recent } },
+    // Analysts filter by version alone too (versions are often unique tags).
+    { name: "version_recent", key: { "model.version": 1, ...recent } },
     { name: "session_recent", key: { sessionId: 1, ...recent } },
     { name: "user_recent", key: { userId: 1, ...recent } },
     { name: "trace_run", key: { "trace.runId": 1 } },
@@ -60,6 +62,7 @@ export const indexDeclarations: {
     { name: "interaction_recent", key: { interactionIds: 1, ...recent } },
     { name: "rater", key: { interactionId: 1, key: 1, raterKey: 1, status: 1 } },
     { name: "model_recent", key: { "model.id": 1, "model.version": 1, ...recent } },
+    { name: "version_recent", key: { "model.version": 1, ...recent } },
     { name: "interaction_time", key: { interactionCreatedAt: -1 } },
     { name: "kind_recent", key: { kind: 1, ...recent } },
     { name: "key_recent", key: { key: 1, ...recent } },
