@@ -15,77 +15,74 @@ const optionalSecret = (minLength: number) =>
     .optional()
     .or(z.literal("").transform(() => undefined));
 
-export const configSchema = z
-  .object({
-    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-    HOST: z.string().min(1).default("127.0.0.1"),
-    PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
-    MONGODB_URI: z
-      .string()
-      .regex(/^mongodb(\+srv)?:\/\//, "must start with mongodb:// or mongodb+srv://")
-      .optional()
-      .or(z.literal("").transform(() => undefined)),
-    MONGODB_DB: z
-      .string()
-      .regex(/^[^/\\. "$*<>:|?]{1,63}$/, "must be a valid MongoDB database name")
-      .default("loopgate"),
-    DATA_DIR: z.string().min(1).default("./data"),
-    LOG_LEVEL: z
-      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
-      .default("info"),
-    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-    GRAPHIQL: booleanFlag.optional(),
-    /**
-     * Signs feedback tokens and keys the pseudonymization hash. In development a random secret is
-     * generated and kept under DATA_DIR; production must set it so every instance agrees.
-     */
-    LOOPGATE_SECRET: optionalSecret(32),
-    /** Lifetime of a browser feedback token. */
-    FEEDBACK_TOKEN_TTL_SECONDS: z.coerce
-      .number()
-      .int()
-      .min(60)
-      .max(7 * 24 * 3600)
-      .default(24 * 3600),
-    /** Comma-separated PII kinds to redact on ingest; "none" turns redaction off. */
-    PII_REDACT: z
-      .string()
-      .default("email,phone,card,ip")
-      .transform((value, ctx) => {
-        const kinds = value
-          .split(",")
-          .map((part) => part.trim())
-          .filter(Boolean);
-        if (kinds.length === 1 && kinds[0] === "none") return [];
-        const known = ["email", "phone", "card", "ip"] as const;
-        const unknown = kinds.filter((kind) => !(known as readonly string[]).includes(kind));
-        if (unknown.length > 0) {
-          ctx.addIssue({
-            code: "custom",
-            message: `unknown PII kinds: ${unknown.join(", ")} (known: ${known.join(", ")}, or none)`,
-          });
-          return z.NEVER;
-        }
-        return kinds as Array<(typeof known)[number]>;
-      }),
-    /**
-     * An admin API key to install at start (hashed before it is stored). Lets operators provision
-     * the first key from a secret store instead of reading it from the log.
-     */
-    LOOPGATE_BOOTSTRAP_ADMIN_KEY: optionalSecret(24),
-    /** Reject feedback on keys that no admin declared with defineFeedbackKey. */
-    FEEDBACK_KEYS_ENFORCED: booleanFlag.default(false),
-    /** Origins allowed to call the API from a browser (feedback tokens); "*" allows any. */
-    CORS_ORIGINS: z
-      .string()
-      .default("*")
-      .transform((value) =>
-        value
-          .split(",")
-          .map((origin) => origin.trim())
-          .filter(Boolean),
-      ),
-  });
+export const configSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, "must start with mongodb:// or mongodb+srv://")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  MONGODB_DB: z
+    .string()
+    .regex(/^[^/\\. "$*<>:|?]{1,63}$/, "must be a valid MongoDB database name")
+    .default("loopgate"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  GRAPHIQL: booleanFlag.optional(),
+  /**
+   * Signs feedback tokens and keys the pseudonymization hash. In development a random secret is
+   * generated and kept under DATA_DIR; production must set it so every instance agrees.
+   */
+  LOOPGATE_SECRET: optionalSecret(32),
+  /** Lifetime of a browser feedback token. */
+  FEEDBACK_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(24 * 3600),
+  /** Comma-separated PII kinds to redact on ingest; "none" turns redaction off. */
+  PII_REDACT: z
+    .string()
+    .default("email,phone,card,ip")
+    .transform((value, ctx) => {
+      const kinds = value
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean);
+      if (kinds.length === 1 && kinds[0] === "none") return [];
+      const known = ["email", "phone", "card", "ip"] as const;
+      const unknown = kinds.filter((kind) => !(known as readonly string[]).includes(kind));
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `unknown PII kinds: ${unknown.join(", ")} (known: ${known.join(", ")}, or none)`,
+        });
+        return z.NEVER;
+      }
+      return kinds as Array<(typeof known)[number]>;
+    }),
+  /**
+   * An admin API key to install at start (hashed before it is stored). Lets operators provision
+   * the first key from a secret store instead of reading it from the log.
+   */
+  LOOPGATE_BOOTSTRAP_ADMIN_KEY: optionalSecret(24),
+  /** Reject feedback on keys that no admin declared with defineFeedbackKey. */
+  FEEDBACK_KEYS_ENFORCED: booleanFlag.default(false),
+  /** Origins allowed to call the API from a browser (feedback tokens); "*" allows any. */
+  CORS_ORIGINS: z
+    .string()
+    .default("*")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    ),
+});
 
 type ParsedEnv = z.output<typeof configSchema>;
 

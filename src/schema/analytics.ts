@@ -12,7 +12,12 @@ import {
   type Sentiment,
 } from "../feedback/model.js";
 import { builder } from "./builder.js";
-import { FailureCategoryEnum, FeedbackKindEnum, FeedbackSourceEnum, SentimentEnum } from "./enums.js";
+import {
+  FailureCategoryEnum,
+  FeedbackKindEnum,
+  FeedbackSourceEnum,
+  SentimentEnum,
+} from "./enums.js";
 
 const KindCountType = builder
   .objectRef<{ kind: FeedbackKind; count: number }>("KindCount")
@@ -37,18 +42,29 @@ const StatsGroupType = builder.objectRef<StatsGroup>("StatsGroup").implement({
     }),
     modelVersion: t.exposeString("modelVersion", { nullable: true, description: "Model version." }),
     key: t.exposeString("key", { nullable: true, description: "Feedback key (KEY grouping)." }),
-    source: t.exposeString("source", {
+    source: t.field({
+      type: FeedbackSourceEnum,
       nullable: true,
       description: "Feedback source (SOURCE grouping).",
+      resolve: (group) => (group.source as FeedbackSource | undefined) ?? null,
     }),
-    kind: t.exposeString("kind", { nullable: true, description: "Feedback kind (KIND grouping)." }),
-    category: t.exposeString("category", {
+    kind: t.field({
+      type: FeedbackKindEnum,
       nullable: true,
-      description: "Failure category (CATEGORY grouping).",
+      description: "Feedback kind (KIND grouping).",
+      resolve: (group) => (group.kind as FeedbackKind | undefined) ?? null,
     }),
-    sentiment: t.exposeString("sentiment", {
+    category: t.field({
+      type: FailureCategoryEnum,
+      nullable: true,
+      description: "Failure category (CATEGORY grouping; null for uncategorized feedback).",
+      resolve: (group) => (group.category as FailureCategory | undefined) ?? null,
+    }),
+    sentiment: t.field({
+      type: SentimentEnum,
       nullable: true,
       description: "Sentiment (SENTIMENT grouping).",
+      resolve: (group) => (group.sentiment as Sentiment | undefined) ?? null,
     }),
   }),
 });

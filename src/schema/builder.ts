@@ -63,8 +63,12 @@ export const builder = new SchemaBuilder<LoopgateSchemaTypes>({
     pageInfoTypeOptions: { description: "Where a page sits within a connection (Relay)." },
     idFieldOptions: { description: "Globally unique, opaque ID." },
     edgesFieldOptions: { description: "The items of this page, each with its cursor." },
-    pageInfoFieldOptions: { description: "Where this page sits, for fetching the next or previous one." },
-    cursorFieldOptions: { description: "Opaque position of this item; pass it as `after` or `before`." },
+    pageInfoFieldOptions: {
+      description: "Where this page sits, for fetching the next or previous one.",
+    },
+    cursorFieldOptions: {
+      description: "Opaque position of this item; pass it as `after` or `before`.",
+    },
     nodeFieldOptions: { description: "The item." },
     hasNextPageFieldOptions: { description: "Whether more items follow this page." },
     hasPreviousPageFieldOptions: { description: "Whether items precede this page." },

@@ -114,7 +114,8 @@ export const ConflictStatusEnum = enumOf("ConflictStatus", "Where a disagreement
 
 export const ConflictReasonEnum = enumOf("ConflictReason", "Why Loopgate recorded a conflict.", {
   sentiment_disagreement: "Different raters judged the same answer positive and negative.",
-  rating_spread: "Different raters' ratings on one key are more than half the scale apart (1 and 4 of 5).",
+  rating_spread:
+    "Different raters' ratings on one key are more than half the scale apart (1 and 4 of 5).",
 });
 
 export const ConflictDecisionEnum = enumOf("ConflictDecision", "How a conflict was settled.", {

@@ -36,7 +36,10 @@ FeedbackInterface.implement({
   fields: (t) => ({
     id: t.globalID({
       description: "Globally unique, opaque ID.",
-      resolve: (feedback) => ({ id: feedback._id.toHexString(), type: feedbackTypeNames[feedback.kind] }),
+      resolve: (feedback) => ({
+        id: feedback._id.toHexString(),
+        type: feedbackTypeNames[feedback.kind],
+      }),
     }),
     kind: t.field({
       type: FeedbackKindEnum,

@@ -1230,7 +1230,10 @@ describe("feedback analytics over a generated dataset", () => {
     expect(metricsOf(overall)).toEqual(
       approximately(expectedMetrics(feedback, oracle.rateBase({}))),
     );
-    const dimensionOf = dimension[groupBy] as (item: Judged) => string | null;
+    const stored = dimension[groupBy] as (item: Judged) => string | null;
+    // The API shows these dimensions as GraphQL enum values (upper case); keys are free names.
+    const dimensionOf = (item: Judged) =>
+      groupBy === "KEY" ? stored(item) : (stored(item)?.toUpperCase() ?? null);
     const field = groupField[groupBy] as string;
     const values = [...new Set(feedback.map(dimensionOf))];
     expect(groups.map((row) => row.group?.[field] ?? null).sort()).toEqual([...values].sort());

@@ -36,8 +36,10 @@ const HISTORY = /* GraphQL */ `
 describe("a user changing their mind", () => {
   it("supersedes their earlier feedback on the same key, keeps history, and only the latest counts", async () => {
     const { id } = await recordInteraction(testApp, { userId: "mind-changer" });
-    const first = (await testApp.gql(THUMBS, { input: { interactionId: id, positive: true } })).data?.submitBinaryFeedback;
-    const second = (await testApp.gql(THUMBS, { input: { interactionId: id, positive: false } })).data?.submitBinaryFeedback;
+    const first = (await testApp.gql(THUMBS, { input: { interactionId: id, positive: true } })).data
+      ?.submitBinaryFeedback;
+    const second = (await testApp.gql(THUMBS, { input: { interactionId: id, positive: false } }))
+      .data?.submitBinaryFeedback;
     expect(second.superseded).toEqual([{ id: first.feedback.id, status: "SUPERSEDED" }]);
     expect(second.conflict).toBeNull();
 
@@ -51,7 +53,9 @@ describe("a user changing their mind", () => {
     );
     expect(history.data?.feedbackEntry).toEqual({
       status: "ACTIVE",
-      history: [{ id: first.feedback.id, status: "SUPERSEDED", supersededBy: { id: second.feedback.id } }],
+      history: [
+        { id: first.feedback.id, status: "SUPERSEDED", supersededBy: { id: second.feedback.id } },
+      ],
     });
 
     const listed = await testApp.gql(
@@ -64,10 +68,14 @@ describe("a user changing their mind", () => {
   it("does not let a delayed, older opinion replace a newer one", async () => {
     const { id } = await recordInteraction(testApp, { userId: "late-sender" });
     const newer = (
-      await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, createdAt: "2026-11-20T12:00:00Z" } })
+      await testApp.gql(THUMBS, {
+        input: { interactionId: id, positive: false, createdAt: "2026-11-20T12:00:00Z" },
+      })
     ).data?.submitBinaryFeedback;
     const older = (
-      await testApp.gql(THUMBS, { input: { interactionId: id, positive: true, createdAt: "2026-11-20T11:00:00Z" } })
+      await testApp.gql(THUMBS, {
+        input: { interactionId: id, positive: true, createdAt: "2026-11-20T11:00:00Z" },
+      })
     ).data?.submitBinaryFeedback;
     expect(older.feedback.status).toBe("SUPERSEDED");
     expect(older.superseded).toEqual([]);
@@ -91,8 +99,9 @@ describe("disagreeing feedback", () => {
   it("records a conflict when different raters judge the same answer both ways, and lists it", async () => {
     const { id } = await recordInteraction(testApp);
     await testApp.gql(THUMBS, { input: { interactionId: id, positive: true, userId: "alice" } });
-    const disagreeing = (await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "bob" } })).data
-      ?.submitBinaryFeedback;
+    const disagreeing = (
+      await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "bob" } })
+    ).data?.submitBinaryFeedback;
     expect(disagreeing.conflict).toMatchObject({
       status: "OPEN",
       reasons: ["SENTIMENT_DISAGREEMENT"],
@@ -100,44 +109,67 @@ describe("disagreeing feedback", () => {
       positive: 1,
       negative: 1,
     });
-    const open = await testApp.gql(`{ conflicts(status: OPEN) { totalCount edges { node { id interaction { id } feedback { sentiment } } } } }`);
-    const node = open.data?.conflicts.edges.find((edge: { node: { interaction: { id: string } } }) => edge.node.interaction.id === id)?.node;
-    expect(node.feedback.map((item: { sentiment: string }) => item.sentiment).sort()).toEqual(["NEGATIVE", "POSITIVE"]);
+    const open = await testApp.gql(
+      `{ conflicts(status: OPEN) { totalCount edges { node { id interaction { id } feedback { sentiment } } } } }`,
+    );
+    const node = open.data?.conflicts.edges.find(
+      (edge: { node: { interaction: { id: string } } }) => edge.node.interaction.id === id,
+    )?.node;
+    expect(node.feedback.map((item: { sentiment: string }) => item.sentiment).sort()).toEqual([
+      "NEGATIVE",
+      "POSITIVE",
+    ]);
   });
 
   it("records a conflict when ratings on one key are far apart", async () => {
     const { id } = await recordInteraction(testApp);
     await testApp.gql(RATE, { input: { interactionId: id, score: 3, userId: "carol" } });
-    const result = (await testApp.gql(RATE, { input: { interactionId: id, score: 5, userId: "dave" } })).data?.submitRating;
+    const result = (
+      await testApp.gql(RATE, { input: { interactionId: id, score: 5, userId: "dave" } })
+    ).data?.submitRating;
     expect(result.conflict).toBeNull();
-    const spread = (await testApp.gql(RATE, { input: { interactionId: id, score: 1, userId: "erin" } })).data?.submitRating;
+    const spread = (
+      await testApp.gql(RATE, { input: { interactionId: id, score: 1, userId: "erin" } })
+    ).data?.submitRating;
     expect(spread.conflict.reasons).toEqual(expect.arrayContaining(["RATING_SPREAD"]));
   });
 
   it("is resolved by an admin, withdrawn when a rater changes their mind, and reopened by new disagreement", async () => {
     const { id } = await recordInteraction(testApp);
     await testApp.gql(THUMBS, { input: { interactionId: id, positive: true, userId: "fay" } });
-    const conflictId = (await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "gus" } })).data
-      ?.submitBinaryFeedback.conflict.id;
+    const conflictId = (
+      await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "gus" } })
+    ).data?.submitBinaryFeedback.conflict.id;
 
     const RESOLVE = `mutation($id: ID!) { resolveConflict(id: $id, decision: EXCLUDE, note: "ambiguous question") { __typename ... on Conflict { status resolution { decision note resolvedBy } } } }`;
     const reader = await testApp.key(["read"]);
-    expect((await testApp.gql(RESOLVE, { id: conflictId }, reader)).data?.resolveConflict.__typename).toBe("ForbiddenError");
+    expect(
+      (await testApp.gql(RESOLVE, { id: conflictId }, reader)).data?.resolveConflict.__typename,
+    ).toBe("ForbiddenError");
     const resolved = (await testApp.gql(RESOLVE, { id: conflictId })).data?.resolveConflict;
-    expect(resolved).toMatchObject({ status: "RESOLVED", resolution: { decision: "EXCLUDE", note: "ambiguous question" } });
+    expect(resolved).toMatchObject({
+      status: "RESOLVED",
+      resolution: { decision: "EXCLUDE", note: "ambiguous question" },
+    });
     expect(resolved.resolution.resolvedBy).toContain("test ingest+read+admin");
 
     // A third rater disagrees again: the conflict reopens and keeps the last resolution visible.
-    const reopened = (await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "hal" } })).data
-      ?.submitBinaryFeedback.conflict;
+    const reopened = (
+      await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "hal" } })
+    ).data?.submitBinaryFeedback.conflict;
     expect(reopened).toMatchObject({ id: conflictId, status: "OPEN" });
 
     // Everyone who said positive changes their mind: nobody disagrees any more.
     await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "fay" } });
     const state = (await testApp.gql(HISTORY, { id })).data?.interaction;
-    expect(state.conflict).toMatchObject({ status: "RESOLVED", resolution: { decision: "DISMISS", resolvedBy: "loopgate" } });
+    expect(state.conflict).toMatchObject({
+      status: "RESOLVED",
+      resolution: { decision: "DISMISS", resolvedBy: "loopgate" },
+    });
 
-    const missing = await testApp.gql(`mutation { resolveConflict(id: "0123456789abcdef01234567", decision: DISMISS) { __typename } }`);
+    const missing = await testApp.gql(
+      `mutation { resolveConflict(id: "0123456789abcdef01234567", decision: DISMISS) { __typename } }`,
+    );
     expect(missing.data?.resolveConflict.__typename).toBe("NotFoundError");
   });
 

@@ -20,7 +20,13 @@ describe("recordInteraction", () => {
   it("stores the full context of one model answer under a stable id", async () => {
     const input = interactionInput({
       settings: { temperature: 0.2, maxTokens: 512 },
-      trace: { provider: "langsmith", runId: "run-1", projectId: "proj-1", traceId: "trace-1", startTime: "2026-11-20T10:00:00.000Z" },
+      trace: {
+        provider: "langsmith",
+        runId: "run-1",
+        projectId: "proj-1",
+        traceId: "trace-1",
+        startTime: "2026-11-20T10:00:00.000Z",
+      },
       latencyMs: 812.5,
       tokens: { prompt: 120, completion: 48, total: 168 },
       metadata: { channel: "web", locale: "en-GB" },
@@ -39,18 +45,34 @@ describe("recordInteraction", () => {
       model: { id: "support-bot", version: "v1" },
       settings: { temperature: 0.2, maxTokens: 512 },
       sessionId: "session-1",
-      trace: { provider: "langsmith", runId: "run-1", projectId: "proj-1", traceId: "trace-1", startTime: "2026-11-20T10:00:00.000Z" },
+      trace: {
+        provider: "langsmith",
+        runId: "run-1",
+        projectId: "proj-1",
+        traceId: "trace-1",
+        startTime: "2026-11-20T10:00:00.000Z",
+      },
       latencyMs: 812.5,
       tokens: { prompt: 120, completion: 48, total: 168 },
       metadata: { channel: "web", locale: "en-GB" },
       createdAt: "2026-11-20T10:00:01.000Z",
       redactions: null,
-      feedbackSummary: { count: 0, positive: 0, negative: 0, hasCorrection: false, flagged: false, safetyFlagged: false },
+      feedbackSummary: {
+        count: 0,
+        positive: 0,
+        negative: 0,
+        hasCorrection: false,
+        flagged: false,
+        safetyFlagged: false,
+      },
     });
     // The raw product user id is replaced by a keyed pseudonym.
     expect(read.data?.interaction.userId).toMatch(/^u_[0-9a-f]{32}$/);
     // The database id works as well as the global id.
-    const doc = await testApp.store.collections.interactions.findOne({ sessionId: "session-1", "trace.runId": "run-1" });
+    const doc = await testApp.store.collections.interactions.findOne({
+      sessionId: "session-1",
+      "trace.runId": "run-1",
+    });
     const byRawId = await testApp.gql(READ_ONE, { id: doc?._id.toHexString() });
     expect(byRawId.data?.interaction.id).toBe(payload.interaction.id);
   });
@@ -86,7 +108,13 @@ describe("recordInteraction", () => {
     expect(payload.code).toBe("VALIDATION_FAILED");
     const paths = payload.fields.map((field: { path: string }) => field.path).sort();
     expect(paths).toEqual(
-      ["input.idempotencyKey", "input.latencyMs", "input.metadata", "input.model.id", "input.query"].sort(),
+      [
+        "input.idempotencyKey",
+        "input.latencyMs",
+        "input.metadata",
+        "input.model.id",
+        "input.query",
+      ].sort(),
     );
     expect(await testApp.store.collections.interactions.countDocuments()).toBe(before);
   });
@@ -97,10 +125,15 @@ describe("recordInteraction", () => {
     const second = (await testApp.gql(RECORD, { input })).data?.recordInteraction;
     expect(second.duplicate).toBe(true);
     expect(second.interaction.id).toBe(first.interaction.id);
-    expect(await testApp.store.collections.interactions.countDocuments({ idempotencyKey: "3f6c1d7e-0001" })).toBe(1);
+    expect(
+      await testApp.store.collections.interactions.countDocuments({
+        idempotencyKey: "3f6c1d7e-0001",
+      }),
+    ).toBe(1);
 
-    const conflicting = (await testApp.gql(RECORD, { input: { ...input, response: "Another answer" } })).data
-      ?.recordInteraction;
+    const conflicting = (
+      await testApp.gql(RECORD, { input: { ...input, response: "Another answer" } })
+    ).data?.recordInteraction;
     expect(conflicting.__typename).toBe("ConflictError");
     expect(conflicting.message).toContain("3f6c1d7e-0001");
   });
@@ -122,7 +155,7 @@ describe("recordInteraction", () => {
     const result = await testApp.gql(BATCH, {
       inputs: [
         interactionInput({ query: "Batch one" }),
-        { response: "no model" , model: { id: "m", version: "" }, query: "bad" },
+        { response: "no model", model: { id: "m", version: "" }, query: "bad" },
         existing,
         interactionInput({ query: "Batch four", idempotencyKey: "batch-key-0004" }),
         { ...existing, response: "changed" },
@@ -150,7 +183,9 @@ describe("recordInteraction", () => {
         recordInteractions(inputs: $inputs) { __typename }
       }
     `;
-    const inputs = Array.from({ length: 501 }, (_, index) => interactionInput({ query: `q${index}` }));
+    const inputs = Array.from({ length: 501 }, (_, index) =>
+      interactionInput({ query: `q${index}` }),
+    );
     const result = await testApp.gql(BATCH, { inputs });
     expect(result.errors?.[0]?.extensions?.code).toBe("VALIDATION_FAILED");
     expect(await testApp.store.collections.interactions.countDocuments({ query: "q0" })).toBe(0);

@@ -74,7 +74,11 @@ describe("the seven feedback kinds", () => {
     });
     expect(up.feedback.userId).toMatch(/^u_/);
     expect(Date.parse(up.feedback.createdAt)).not.toBeNaN();
-    const down = await send("binary", { interactionId: id, positive: false, userId: "someone-else" });
+    const down = await send("binary", {
+      interactionId: id,
+      positive: false,
+      userId: "someone-else",
+    });
     expect(down.feedback.sentiment).toBe("NEGATIVE");
   });
 
@@ -102,7 +106,10 @@ describe("the seven feedback kinds", () => {
 
   it("stores a correction with the original response kept alongside", async () => {
     const { id } = await recordInteraction(testApp, { response: "Paris is in Italy." });
-    const result = await send("correction", { interactionId: id, correctedResponse: "Paris is in France." });
+    const result = await send("correction", {
+      interactionId: id,
+      correctedResponse: "Paris is in France.",
+    });
     expect(result.feedback).toMatchObject({
       kind: "CORRECTION",
       key: "correction",
@@ -115,8 +122,16 @@ describe("the seven feedback kinds", () => {
   });
 
   it("stores comparisons of two recorded interactions or of inline texts", async () => {
-    const a = await recordInteraction(testApp, { query: "Explain DPO", response: "Answer A", model: { id: "m", version: "v1" } });
-    const b = await recordInteraction(testApp, { query: "Explain DPO", response: "Answer B", model: { id: "m", version: "v2" } });
+    const a = await recordInteraction(testApp, {
+      query: "Explain DPO",
+      response: "Answer A",
+      model: { id: "m", version: "v1" },
+    });
+    const b = await recordInteraction(testApp, {
+      query: "Explain DPO",
+      response: "Answer B",
+      model: { id: "m", version: "v2" },
+    });
     const recorded = await send("comparison", {
       a: { interactionId: a.id },
       b: { interactionId: b.id },
@@ -155,20 +170,44 @@ describe("the seven feedback kinds", () => {
       source: "LLM_JUDGE",
       annotatorId: "judge-large",
     });
-    expect(inline.feedback).toMatchObject({ prompt: "Say hi", preferred: "TIE", interaction: null, a: { text: "Hi", interaction: null } });
+    expect(inline.feedback).toMatchObject({
+      prompt: "Say hi",
+      preferred: "TIE",
+      interaction: null,
+      a: { text: "Hi", interaction: null },
+    });
 
-    const noPrompt = await send("comparison", { a: { text: "x" }, b: { text: "y" }, preferred: "A" });
+    const noPrompt = await send("comparison", {
+      a: { text: "x" },
+      b: { text: "y" },
+      preferred: "A",
+    });
     expect(noPrompt.__typename).toBe("ValidationError");
     expect(noPrompt.fields.map((field: { path: string }) => field.path)).toContain("input.prompt");
-    const bothForms = await send("comparison", { prompt: "p", a: { text: "x", interactionId: a.id }, b: { text: "y" }, preferred: "A" });
+    const bothForms = await send("comparison", {
+      prompt: "p",
+      a: { text: "x", interactionId: a.id },
+      b: { text: "y" },
+      preferred: "A",
+    });
     expect(bothForms.__typename).toBe("ValidationError");
   });
 
   it("stores comments, with an optional sentiment", async () => {
     const { id } = await recordInteraction(testApp);
     const plain = await send("comment", { interactionId: id, text: "Could mention 2FA." });
-    expect(plain.feedback).toMatchObject({ kind: "COMMENT", text: "Could mention 2FA.", comment: "Could mention 2FA.", sentiment: "NEUTRAL" });
-    const negative = await send("comment", { interactionId: id, text: "Wrong menu.", sentiment: "NEGATIVE", category: "ACCURACY" });
+    expect(plain.feedback).toMatchObject({
+      kind: "COMMENT",
+      text: "Could mention 2FA.",
+      comment: "Could mention 2FA.",
+      sentiment: "NEUTRAL",
+    });
+    const negative = await send("comment", {
+      interactionId: id,
+      text: "Wrong menu.",
+      sentiment: "NEGATIVE",
+      category: "ACCURACY",
+    });
     expect(negative.feedback).toMatchObject({ sentiment: "NEGATIVE", category: "ACCURACY" });
   });
 
@@ -183,8 +222,17 @@ describe("the seven feedback kinds", () => {
       ["SESSION_LENGTH", 380, "NEUTRAL"],
     ];
     for (const [signal, value, sentiment] of expectations) {
-      const result = await send("implicit", { interactionId: id, signal, ...(value === undefined ? {} : { value }) });
-      expect(result.feedback).toMatchObject({ kind: "IMPLICIT", signal, value: value ?? null, sentiment });
+      const result = await send("implicit", {
+        interactionId: id,
+        signal,
+        ...(value === undefined ? {} : { value }),
+      });
+      expect(result.feedback).toMatchObject({
+        kind: "IMPLICIT",
+        signal,
+        value: value ?? null,
+        sentiment,
+      });
     }
     const missing = await send("implicit", { interactionId: id, signal: "DWELL" });
     expect(missing.__typename).toBe("ValidationError");
@@ -193,7 +241,12 @@ describe("the seven feedback kinds", () => {
 
   it("stores flags with category and severity", async () => {
     const { id } = await recordInteraction(testApp);
-    const safety = await send("flag", { interactionId: id, category: "SAFETY", severity: "CRITICAL", reason: "Unsafe advice" });
+    const safety = await send("flag", {
+      interactionId: id,
+      category: "SAFETY",
+      severity: "CRITICAL",
+      reason: "Unsafe advice",
+    });
     expect(safety.feedback).toMatchObject({
       kind: "FLAG",
       flagCategory: "SAFETY",
@@ -220,8 +273,15 @@ describe("the seven feedback kinds", () => {
   });
 
   it("answers NotFoundError for an unknown interaction and a ValidationError for a malformed id", async () => {
-    const missing = await send("binary", { interactionId: "0123456789abcdef01234567", positive: true });
-    expect(missing).toMatchObject({ __typename: "NotFoundError", resource: "Interaction", code: "NOT_FOUND" });
+    const missing = await send("binary", {
+      interactionId: "0123456789abcdef01234567",
+      positive: true,
+    });
+    expect(missing).toMatchObject({
+      __typename: "NotFoundError",
+      resource: "Interaction",
+      code: "NOT_FOUND",
+    });
     const malformed = await send("binary", { interactionId: "not-an-id", positive: true });
     expect(malformed.__typename).toBe("ValidationError");
     expect(malformed.fields[0].path).toBe("input.interactionId");
@@ -234,7 +294,9 @@ describe("the seven feedback kinds", () => {
     const again = await send("rating", input);
     expect(again.duplicate).toBe(true);
     expect(again.feedback.id).toBe(first.feedback.id);
-    expect(await testApp.store.collections.feedback.countDocuments({ idempotencyKey: "fb-7d2e-0001" })).toBe(1);
+    expect(
+      await testApp.store.collections.feedback.countDocuments({ idempotencyKey: "fb-7d2e-0001" }),
+    ).toBe(1);
     const different = await send("rating", { ...input, score: 2 });
     expect(different.__typename).toBe("ConflictError");
   });

@@ -41,20 +41,38 @@ async function commandsFor(first: number): Promise<string[]> {
 describe("walking the graph", () => {
   it("costs the same number of database round trips for a page of 10 and of 100 interactions", async () => {
     const inputs = Array.from({ length: 100 }, (_, index) =>
-      interactionInput({ query: `q${index}`, model: { id: "n-plus-one", version: `v${index % 3}` } }),
+      interactionInput({
+        query: `q${index}`,
+        model: { id: "n-plus-one", version: `v${index % 3}` },
+      }),
     );
     const recorded = await testApp.services.interactions.recordMany(inputs as never);
     const ids = recorded.map((item) => (item.ok ? item.value.interaction._id.toHexString() : ""));
-    const principal = await testApp.services.authenticate(new Headers({ authorization: `Bearer ${testApp.adminKey}` }));
+    const principal = await testApp.services.authenticate(
+      new Headers({ authorization: `Bearer ${testApp.adminKey}` }),
+    );
     for (const [index, id] of ids.entries()) {
-      await testApp.services.feedback.submit({ kind: "binary", input: { interactionId: id, positive: index % 2 === 0 } }, principal);
       await testApp.services.feedback.submit(
-        { kind: "binary", input: { interactionId: id, positive: index % 3 === 0, userId: `other-${index}` } },
+        { kind: "binary", input: { interactionId: id, positive: index % 2 === 0 } },
+        principal,
+      );
+      await testApp.services.feedback.submit(
+        {
+          kind: "binary",
+          input: { interactionId: id, positive: index % 3 === 0, userId: `other-${index}` },
+        },
         principal,
       );
       if (index % 10 === 0) {
         await testApp.services.feedback.submit(
-          { kind: "comparison", input: { a: { interactionId: id }, b: { interactionId: ids[(index + 1) % 100] ?? id }, preferred: "a" } },
+          {
+            kind: "comparison",
+            input: {
+              a: { interactionId: id },
+              b: { interactionId: ids[(index + 1) % 100] ?? id },
+              preferred: "a",
+            },
+          },
           principal,
         );
       }

@@ -8,7 +8,11 @@ async function subscribe(query: string, variables: Record<string, unknown>, cred
   const controller = new AbortController();
   const response = await testApp.app.fetch("http://localhost/graphql", {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${credential}` },
+    headers: {
+      "content-type": "application/json",
+      accept: "text/event-stream",
+      authorization: `Bearer ${credential}`,
+    },
     body: JSON.stringify({ query, variables }),
     signal: controller.signal,
   });
@@ -55,16 +59,30 @@ describe("feedbackReceived", () => {
   it("streams new feedback matching the filter over server-sent events", async () => {
     const v2 = await recordInteraction(testApp, { model: { id: "live", version: "v2" } });
     const v1 = await recordInteraction(testApp, { model: { id: "live", version: "v1" } });
-    const stream = await subscribe(LIVE, { filter: { modelId: "live", modelVersion: "v2", kinds: ["RATING"] } }, testApp.adminKey);
+    const stream = await subscribe(
+      LIVE,
+      { filter: { modelId: "live", modelVersion: "v2", kinds: ["RATING"] } },
+      testApp.adminKey,
+    );
     try {
       // Reading pulls the stream, which makes the server start listening; wait for that.
       const first = stream.take(1);
-      await expect.poll(() => testApp.services.events.listenerCount("feedbackRecorded")).toBeGreaterThan(0);
+      await expect
+        .poll(() => testApp.services.events.listenerCount("feedbackRecorded"))
+        .toBeGreaterThan(0);
       await testApp.gql(RATE, { input: { interactionId: v1.id, score: 1 } });
-      await testApp.gql(`mutation($id: ID!) { submitBinaryFeedback(input: { interactionId: $id, positive: true }) { __typename } }`, { id: v2.id });
+      await testApp.gql(
+        `mutation($id: ID!) { submitBinaryFeedback(input: { interactionId: $id, positive: true }) { __typename } }`,
+        { id: v2.id },
+      );
       await testApp.gql(RATE, { input: { interactionId: v2.id, score: 5 } });
       const [event] = await first;
-      expect(event.data.feedbackReceived).toEqual({ kind: "RATING", sentiment: "POSITIVE", model: { version: "v2" }, score: 5 });
+      expect(event.data.feedbackReceived).toEqual({
+        kind: "RATING",
+        sentiment: "POSITIVE",
+        model: { version: "v2" },
+        score: 5,
+      });
     } finally {
       stream.close();
     }

@@ -24,7 +24,9 @@ describe("the gateway over HTTP", () => {
   });
 
   it("serves a self-contained GraphiQL page at /graphql that opens with example operations", async () => {
-    const response = await testApp.app.fetch("http://localhost/graphql", { headers: { accept: "text/html" } });
+    const response = await testApp.app.fetch("http://localhost/graphql", {
+      headers: { accept: "text/html" },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
     const html = await response.text();
@@ -53,7 +55,9 @@ describe("the gateway over HTTP", () => {
     expect(text).toContain("process_cpu_user_seconds_total");
     expect(text).toContain("nodejs_heap_size_used_bytes");
     expect(text).toMatch(/graphql_envelop_request\{[^}]*operationName="Probe"[^}]*\} [1-9]/);
-    expect(text).toMatch(/graphql_yoga_http_duration_count\{[^}]*method="POST"[^}]*statusCode="200"[^}]*\} [1-9]/);
+    expect(text).toMatch(
+      /graphql_yoga_http_duration_count\{[^}]*method="POST"[^}]*statusCode="200"[^}]*\} [1-9]/,
+    );
   });
 
   it("echoes the caller's request id and logs the request with it", async () => {
@@ -64,7 +68,12 @@ describe("the gateway over HTTP", () => {
     });
     expect(response.headers.get("x-request-id")).toBe("req-abc-123");
     expect(testApp.logs).toContainEqual(
-      expect.objectContaining({ requestId: "req-abc-123", msg: "request", path: "/graphql", status: 200 }),
+      expect.objectContaining({
+        requestId: "req-abc-123",
+        msg: "request",
+        path: "/graphql",
+        status: 200,
+      }),
     );
   });
 
@@ -106,7 +115,14 @@ describe("when the database is gone", () => {
       destination: { write: (line: string) => logs.push(JSON.parse(line)) },
     });
     const store = await connectStore({ uri: config.mongodbUri ?? "", dbName: config.mongodbDb });
-    const services = createServices({ config, store, clock: systemClock, logger, secret: "x".repeat(40), storeKind: "mongodb" });
+    const services = createServices({
+      config,
+      store,
+      clock: systemClock,
+      logger,
+      secret: "x".repeat(40),
+      storeKind: "mongodb",
+    });
     const { secret } = await services.apiKeys.create({ name: "reader", scopes: ["read"] }, "test");
     const app = createApp({
       config,
@@ -119,7 +135,9 @@ describe("when the database is gone", () => {
       createLoaders: () => createLoaders(store.collections),
     });
     // The key is checked before the store goes away; after that every read fails inside a resolver.
-    const cachedPrincipal = await services.authenticate(new Headers({ authorization: `Bearer ${secret}` }));
+    const cachedPrincipal = await services.authenticate(
+      new Headers({ authorization: `Bearer ${secret}` }),
+    );
     expect(cachedPrincipal.kind).toBe("apiKey");
     await store.db.dropDatabase();
     await store.close();
@@ -135,14 +153,22 @@ describe("when the database is gone", () => {
       });
       expect(response.status).toBe(200);
       // Anonymous queries that need no database keep working.
-      expect(((await response.json()) as { data: unknown }).data).toMatchObject({ __typename: "Query" });
+      expect(((await response.json()) as { data: unknown }).data).toMatchObject({
+        __typename: "Query",
+      });
 
       const failing = await app.fetch("http://localhost/graphql", {
         method: "POST",
-        headers: { "content-type": "application/json", "x-request-id": "down-2", authorization: `Bearer ${secret}` },
+        headers: {
+          "content-type": "application/json",
+          "x-request-id": "down-2",
+          authorization: `Bearer ${secret}`,
+        },
         body: JSON.stringify({ query: "{ __typename }" }),
       });
-      const body = (await failing.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+      const body = (await failing.json()) as {
+        errors: Array<{ message: string; extensions: Record<string, unknown> }>;
+      };
       expect(body.errors[0]?.message).toBe("Unexpected error.");
       expect(JSON.stringify(body)).not.toMatch(/topology|closed|Mongo/i);
       expect(logs).toContainEqual(expect.objectContaining({ requestId: "down-2", level: "error" }));

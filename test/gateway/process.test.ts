@@ -21,7 +21,14 @@ const root = new URL("../../", import.meta.url).pathname;
 function start(env: Record<string, string>): Promise<Running> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: root,
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NODE_ENV: "development", LOG_LEVEL: "info", ...env },
+    env: {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      NODE_ENV: "development",
+      LOG_LEVEL: "info",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: Array<Record<string, unknown>> = [];
@@ -74,7 +81,9 @@ describe("npm start on the embedded store", () => {
     const first = await start({ DATA_DIR: dataDir });
     expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
-    expect(await (await fetch(`${first.url}/metrics`)).text()).toContain("process_cpu_user_seconds_total");
+    expect(await (await fetch(`${first.url}/metrics`)).text()).toContain(
+      "process_cpu_user_seconds_total",
+    );
 
     // The bootstrap admin key is printed once and saved for local tools.
     const key = (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
@@ -109,7 +118,13 @@ describe("npm start on the embedded store", () => {
   it("prints every configuration problem at once and exits non-zero", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: root,
-      env: { ...process.env, PORT: "not-a-port", MONGODB_URI: "http://nope", LOG_LEVEL: "loud", NODE_ENV: "production" },
+      env: {
+        ...process.env,
+        PORT: "not-a-port",
+        MONGODB_URI: "http://nope",
+        LOG_LEVEL: "loud",
+        NODE_ENV: "production",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CommandStartedEvent } from "mongodb";
 import { Writable } from "node:stream";
+import type { CommandStartedEvent } from "mongodb";
 import { afterAll, beforeAll, inject } from "vitest";
 import { type App, createApp } from "../../src/app.js";
 import { type Clock, systemClock } from "../../src/clock.js";
@@ -104,7 +104,12 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       createLoaders: () => createLoaders(store.collections),
     });
     const key = async (keyScopes: Scope[]) =>
-      (await services.apiKeys.create({ name: `test ${keyScopes.join("+")}`, scopes: keyScopes }, "test")).secret;
+      (
+        await services.apiKeys.create(
+          { name: `test ${keyScopes.join("+")}`, scopes: keyScopes },
+          "test",
+        )
+      ).secret;
     Object.assign(handle, {
       app,
       services,
@@ -169,7 +174,11 @@ export async function recordInteraction(
   overrides: Record<string, unknown> = {},
   credential?: string,
 ): Promise<{ id: string; token?: string }> {
-  const result = await testApp.gql(RECORD, { input: interactionInput(overrides), token: true }, credential);
+  const result = await testApp.gql(
+    RECORD,
+    { input: interactionInput(overrides), token: true },
+    credential,
+  );
   const payload = result.data?.recordInteraction;
   if (payload?.__typename !== "RecordInteractionPayload") {
     throw new Error(`recordInteraction failed: ${JSON.stringify(result)}`);
