@@ -9,6 +9,7 @@ import { createDomainEvents, type DomainEvents } from "./feedback/events.js";
 import { createFeedbackIngestService, type FeedbackIngestService } from "./feedback/ingest.js";
 import { createInteractionService, type InteractionService } from "./feedback/interactions.js";
 import { createFeedbackKeyService, type FeedbackKeyService } from "./feedback/keys.js";
+import { createPayloadHasher } from "./feedback/payload-hash.js";
 import { createPseudonymizer } from "./feedback/pseudonym.js";
 import { createFeedbackReadService, type FeedbackReadService } from "./feedback/reads.js";
 import { createRedactor } from "./feedback/redaction.js";
@@ -52,6 +53,7 @@ export function createServices(deps: ServiceDeps): Services {
   );
   const redactor = createRedactor(config.piiRedact);
   const pseudonymizer = createPseudonymizer(deps.secret);
+  const fingerprint = createPayloadHasher(deps.secret);
   const tokens = createFeedbackTokens({
     secret: deps.secret,
     clock,
@@ -66,6 +68,7 @@ export function createServices(deps: ServiceDeps): Services {
     clock,
     redactor,
     pseudonymizer,
+    fingerprint,
     keys,
     summaries,
     conflicts,
@@ -74,7 +77,14 @@ export function createServices(deps: ServiceDeps): Services {
   });
   return {
     system: createSystemService(deps),
-    interactions: createInteractionService({ collections, clock, redactor, pseudonymizer, events }),
+    interactions: createInteractionService({
+      collections,
+      clock,
+      redactor,
+      pseudonymizer,
+      fingerprint,
+      events,
+    }),
     feedback: { ...ingest, ...createFeedbackReadService({ collections }) },
     tokens,
     keys,

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../observability/logger.js";
 import type { ApiKeyService } from "./api-keys.js";
@@ -44,7 +44,9 @@ export async function ensureBootstrapKey(options: BootstrapOptions): Promise<{ f
   );
   await mkdir(options.dataDir, { recursive: true });
   const file = join(options.dataDir, "admin-key");
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  // writeFile's mode only applies to new files: a leftover file (e.g. 0644) would keep its mode.
+  await rm(file, { force: true });
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
   logger.warn(
     { adminKey: secret, file },
     "created the first admin API key; it is shown only now and saved to the file for local use",

@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import type { Collections } from "../store/mongo.js";
 import type { ConflictService } from "./conflicts.js";
 import { parseInput } from "./inputs.js";
-import type { ErasureDoc, FeedbackDoc } from "./model.js";
+import type { FeedbackDoc } from "./model.js";
 import type { Pseudonymizer } from "./pseudonym.js";
 import type { SummaryService } from "./summary-service.js";
 
@@ -73,6 +73,26 @@ export function createErasureService(deps: {
           if (!own.has(id.toHexString())) touched.set(id.toHexString(), id);
       }
 
+      // An erasure interrupted before its refreshes left other interactions' digests stale; the
+      // feedback that named them is gone now, so the pending entry remembers them for the rerun.
+      const pending = await collections.erasures.find({ userId, status: "running" }).toArray();
+      for (const entry of pending) {
+        for (const id of entry.touched ?? []) touched.set(id.toHexString(), id);
+      }
+      const auditId = new ObjectId();
+      await collections.erasures.insertOne({
+        _id: auditId,
+        userId,
+        mode: input.mode,
+        requestedBy,
+        createdAt: now,
+        status: "running",
+        touched: [...touched.values(), ...(input.mode === "anonymize" ? ownInteractionIds : [])],
+        interactions: ownInteractionIds.length,
+        feedback: affected.length,
+        conflictsUpdated: 0,
+      });
+
       let conflictsUpdated = 0;
       if (input.mode === "delete") {
         await collections.feedback.deleteMany({
@@ -83,48 +103,51 @@ export function createErasureService(deps: {
           await collections.conflicts.deleteMany({ interactionId: { $in: ownInteractionIds } })
         ).deletedCount;
       } else {
-        await collections.interactions.updateMany(
-          { _id: { $in: ownInteractionIds } },
-          {
-            $set: { query: ERASED_TEXT, response: ERASED_TEXT, erasedAt: now },
-            $unset: {
-              userId: "",
-              sessionId: "",
-              messages: "",
-              metadata: "",
-              trace: "",
-              idempotencyKey: "",
-            },
-          },
-        );
+        // On each interaction the user's feedback stays one anonymous rater, so that their own
+        // thumbs-up and thumbs-down are not taken for two raters disagreeing; the random key links
+        // neither to them nor across interactions.
+        const anonymousRaters = new Map<string, string>();
+        const anonymousRater = (feedback: Pick<FeedbackDoc, "interactionIds">) => {
+          const scope = feedback.interactionIds[0]?.toHexString() ?? "";
+          const key = anonymousRaters.get(scope) ?? `erased:${new ObjectId().toHexString()}`;
+          anonymousRaters.set(scope, key);
+          return key;
+        };
+        // Every affected feedback (the user's, or about the user's interactions) becomes
+        // text-free: its texts may quote or describe the user's conversation.
         const operations: AnyBulkWriteOperation<FeedbackDoc>[] = affected.map((feedback) => {
-          const aboutOwn = feedback.interactionIds.some((id) => own.has(id.toHexString()));
           const byUser = feedback.userId === userId;
           const texts: Record<string, string> = {};
           if (feedback.kind === "correction") {
-            if (aboutOwn) texts["correction.originalResponse"] = ERASED_TEXT;
-            if (byUser) texts["correction.correctedResponse"] = ERASED_TEXT;
+            texts["correction.originalResponse"] = ERASED_TEXT;
+            texts["correction.correctedResponse"] = ERASED_TEXT;
           }
           if (feedback.kind === "comparison") {
-            if (aboutOwn)
-              Object.assign(texts, {
-                "comparison.prompt": ERASED_TEXT,
-                "comparison.a.text": ERASED_TEXT,
-                "comparison.b.text": ERASED_TEXT,
-              });
-            if (byUser) texts["comparison.reason"] = ERASED_TEXT;
+            Object.assign(texts, {
+              "comparison.prompt": ERASED_TEXT,
+              "comparison.a.text": ERASED_TEXT,
+              "comparison.b.text": ERASED_TEXT,
+            });
           }
           return {
             updateOne: {
               filter: { _id: feedback._id },
               update: {
-                $set: { erasedAt: now, ...texts },
+                // The payload hash covered the raw user id and texts: a guess could confirm them.
+                $set: {
+                  erasedAt: now,
+                  payloadHash: ERASED_TEXT,
+                  ...texts,
+                  ...(byUser ? { raterKey: anonymousRater(feedback) } : {}),
+                },
                 $unset: {
                   sessionId: "",
                   idempotencyKey: "",
-                  ...(byUser
-                    ? { userId: "", raterKey: "", comment: "", metadata: "", "flag.reason": "" }
-                    : {}),
+                  comment: "",
+                  metadata: "",
+                  "flag.reason": "",
+                  "comparison.reason": "",
+                  ...(byUser ? { userId: "" } : {}),
                 },
               },
             },
@@ -132,6 +155,28 @@ export function createErasureService(deps: {
         });
         if (operations.length > 0)
           await collections.feedback.bulkWrite(operations, { ordered: false });
+        // Interactions last: a rerun after a crash finds them by user id and redoes the feedback.
+        await collections.interactions.updateMany(
+          { _id: { $in: ownInteractionIds } },
+          {
+            $set: {
+              query: ERASED_TEXT,
+              response: ERASED_TEXT,
+              payloadHash: ERASED_TEXT,
+              erasedAt: now,
+            },
+            $unset: {
+              userId: "",
+              sessionId: "",
+              messages: "",
+              metadata: "",
+              // Settings may hold a system prompt written for this user.
+              settings: "",
+              trace: "",
+              idempotencyKey: "",
+            },
+          },
+        );
         for (const id of ownInteractionIds) touched.set(id.toHexString(), id);
       }
 
@@ -156,17 +201,14 @@ export function createErasureService(deps: {
         conflictsUpdated,
         erasedAt: now,
       };
-      const audit: ErasureDoc = {
-        _id: new ObjectId(),
-        userId,
-        mode: input.mode,
-        requestedBy,
-        createdAt: now,
-        interactions: report.interactions,
-        feedback: report.feedback,
-        conflictsUpdated,
-      };
-      await collections.erasures.insertOne(audit);
+      await collections.erasures.updateOne(
+        { _id: auditId },
+        { $set: { status: "done", conflictsUpdated } },
+      );
+      await collections.erasures.updateMany(
+        { _id: { $in: pending.map((entry) => entry._id) } },
+        { $set: { status: "done" } },
+      );
       return report;
     },
   };

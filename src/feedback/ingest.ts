@@ -24,7 +24,7 @@ import type {
   InteractionDoc,
   RedactionCounts,
 } from "./model.js";
-import { payloadHash } from "./payload-hash.js";
+import type { PayloadHasher } from "./payload-hash.js";
 import type { Pseudonymizer } from "./pseudonym.js";
 import type { Redactor } from "./redaction.js";
 import { normalizeRating, sentimentOf, supersedesEarlier } from "./sentiment.js";
@@ -71,6 +71,8 @@ export function createFeedbackIngestService(deps: {
   clock: Clock;
   redactor: Redactor;
   pseudonymizer: Pseudonymizer;
+  /** Keyed fingerprint of inputs for idempotency checks. */
+  fingerprint: PayloadHasher;
   keys: FeedbackKeyService;
   summaries: SummaryService;
   conflicts: ConflictService;
@@ -208,7 +210,7 @@ export function createFeedbackIngestService(deps: {
       status: "active",
       createdAt: parsed.createdAt ?? now,
       receivedAt: now,
-      payloadHash: payloadHash({ kind, parsed }),
+      payloadHash: deps.fingerprint({ kind, parsed }),
       submittedBy: principal.kind === "apiKey" ? principal.keyId : principal.kind,
     };
     if (primary) {

@@ -8,7 +8,7 @@ import type { DomainEvents } from "./events.js";
 import { type InteractionFilter, interactionQuery, parseObjectId } from "./filters.js";
 import { parseInput, type RecordInteractionInput, recordInteractionInput } from "./inputs.js";
 import type { InteractionDoc, RedactionCounts } from "./model.js";
-import { payloadHash } from "./payload-hash.js";
+import type { PayloadHasher } from "./payload-hash.js";
 import type { Pseudonymizer } from "./pseudonym.js";
 import type { Redactor } from "./redaction.js";
 import { emptySummary } from "./summary.js";
@@ -40,6 +40,8 @@ export function createInteractionService(deps: {
   clock: Clock;
   redactor: Redactor;
   pseudonymizer: Pseudonymizer;
+  /** Keyed fingerprint of inputs for idempotency checks. */
+  fingerprint: PayloadHasher;
   events: DomainEvents;
 }): InteractionService {
   const { collections, clock, redactor, pseudonymizer, events } = deps;
@@ -64,7 +66,7 @@ export function createInteractionService(deps: {
       model: input.model,
       createdAt: input.createdAt ?? now,
       recordedAt: now,
-      payloadHash: payloadHash(input),
+      payloadHash: deps.fingerprint(input),
       feedbackSummary: emptySummary,
     };
     if (messages) doc.messages = messages;

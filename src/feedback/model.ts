@@ -247,6 +247,10 @@ export interface ErasureDoc {
   mode: "delete" | "anonymize";
   requestedBy: string;
   createdAt: Date;
+  /** "running" until every step finished; a rerun completes what a crash left undone. */
+  status: "running" | "done";
+  /** Interactions whose digests and conflicts the erasure must refresh. */
+  touched: ObjectId[];
   interactions: number;
   feedback: number;
   conflictsUpdated: number;

@@ -7,7 +7,11 @@ import {
   InteractionRef,
   RecordInteractionInput,
 } from "../schema/interaction.js";
-import { FeedbackTokenPayload, RecordInteractionPayload } from "../schema/payloads.js";
+import {
+  FeedbackTokenPayload,
+  RecordInteractionPayload,
+  RecordInteractionsPayload,
+} from "../schema/payloads.js";
 
 const RecordInteractionResult = builder.errorUnion("RecordInteractionResult", {
   description: "The stored interaction, or why nothing was stored.",
@@ -17,6 +21,42 @@ const RecordInteractionResult = builder.errorUnion("RecordInteractionResult", {
 const RecordInteractionItemResult = builder.errorUnion("RecordInteractionItemResult", {
   description: "One item of a batch: stored, or why that item was not stored.",
   types: [RecordInteractionPayload, ValidationError, ConflictError],
+});
+
+builder.objectType(RecordInteractionsPayload, {
+  name: "RecordInteractionsPayload",
+  description: "Per-item results of a batch, in input order, with totals.",
+  isTypeOf: (value) => value instanceof RecordInteractionsPayload,
+  fields: (t) => ({
+    results: t.field({
+      type: [RecordInteractionItemResult],
+      description: "One result per input item, in the same order.",
+      resolve: (payload) => [...payload.results] as never,
+    }),
+    recorded: t.int({
+      description: "Items stored by this call.",
+      resolve: (payload) =>
+        payload.results.filter(
+          (item) => item instanceof RecordInteractionPayload && !item.duplicate,
+        ).length,
+    }),
+    duplicates: t.int({
+      description: "Items whose idempotency key was already stored (returned, not stored again).",
+      resolve: (payload) =>
+        payload.results.filter((item) => item instanceof RecordInteractionPayload && item.duplicate)
+          .length,
+    }),
+    failed: t.int({
+      description: "Items refused (see their result for why).",
+      resolve: (payload) =>
+        payload.results.filter((item) => !(item instanceof RecordInteractionPayload)).length,
+    }),
+  }),
+});
+
+const RecordInteractionsResult = builder.errorUnion("RecordInteractionsResult", {
+  description: "The batch's per-item results, or why the whole batch was refused.",
+  types: [RecordInteractionsPayload, ValidationError, ForbiddenError],
 });
 
 const FeedbackTokenResult = builder.errorUnion("FeedbackTokenResult", {
@@ -97,7 +137,7 @@ builder.mutationFields((t) => ({
     },
   }),
   recordInteractions: t.field({
-    type: [RecordInteractionItemResult],
+    type: RecordInteractionsResult,
     authScopes: { ingest: true },
     description:
       "Stores up to 500 interactions in one call. Each item succeeds or fails on its own; results keep the input order.",
@@ -116,16 +156,18 @@ builder.mutationFields((t) => ({
       const results = await context.services.interactions.recordMany(
         args.inputs.map((input) => withoutNulls(input) as ServiceInput),
       );
-      return results.map((result) =>
-        result.ok
-          ? new RecordInteractionPayload(
-              result.value.interaction,
-              result.value.duplicate,
-              args.withFeedbackTokens
-                ? issueToken(context.services.tokens, result.value.interaction)
-                : null,
-            )
-          : (result.error as ValidationError | ConflictError),
+      return new RecordInteractionsPayload(
+        results.map((result) =>
+          result.ok
+            ? new RecordInteractionPayload(
+                result.value.interaction,
+                result.value.duplicate,
+                args.withFeedbackTokens
+                  ? issueToken(context.services.tokens, result.value.interaction)
+                  : null,
+              )
+            : result.error,
+        ),
       );
     },
   }),

@@ -62,6 +62,11 @@ builder.objectType(RecordInteractionPayload, {
   }),
 });
 
+/** The outcome of a batch: one result per input, in input order. */
+export class RecordInteractionsPayload {
+  constructor(readonly results: ReadonlyArray<RecordInteractionPayload | Error>) {}
+}
+
 export class SubmitFeedbackPayload {
   constructor(
     readonly feedback: FeedbackDoc,

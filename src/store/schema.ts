@@ -96,5 +96,8 @@ export const indexDeclarations: {
     { name: "detected", key: { detectedAt: -1, _id: -1 } },
   ],
   apiKeys: [{ name: "hash", key: { hash: 1 }, unique: true }],
-  erasures: [{ name: "recent", key: { createdAt: -1 } }],
+  erasures: [
+    { name: "recent", key: { createdAt: -1 } },
+    { name: "user_status", key: { userId: 1, status: 1 } },
+  ],
 };

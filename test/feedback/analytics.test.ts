@@ -794,8 +794,13 @@ async function query<T>(
 const RECORD_MANY = /* GraphQL */ `
   mutation RecordMany($inputs: [RecordInteractionInput!]!) {
     recordInteractions(inputs: $inputs) {
-      __typename
-      ... on RecordInteractionPayload { interaction { id } }
+      ... on RecordInteractionsPayload {
+        results {
+          __typename
+          ... on RecordInteractionPayload { interaction { id } }
+          ... on Error { message }
+        }
+      }
       ... on Error { message }
     }
   }
@@ -813,7 +818,10 @@ const SUBMIT: Record<Kind, [mutation: string, input: string]> = {
 
 async function recordAll(testApp: TestApp, interactions: GenInteraction[]): Promise<void> {
   const result = await query<{
-    recordInteractions: Array<{ __typename: string; interaction?: { id: string } }>;
+    recordInteractions: {
+      results?: Array<{ __typename: string; interaction?: { id: string } }>;
+      message?: string;
+    };
   }>(testApp, RECORD_MANY, {
     inputs: interactions.map((interaction) => ({
       query: `question ${interaction.label}`,
@@ -825,7 +833,9 @@ async function recordAll(testApp: TestApp, interactions: GenInteraction[]): Prom
       idempotencyKey: `record-${interaction.label}`,
     })),
   });
-  result.recordInteractions.forEach((item, index) => {
+  const items = result.recordInteractions.results;
+  if (!items) throw new Error(`batch refused: ${result.recordInteractions.message}`);
+  items.forEach((item, index) => {
     const interaction = interactions[index];
     if (item.__typename !== "RecordInteractionPayload" || !item.interaction || !interaction) {
       throw new Error(`recording ${index} failed: ${JSON.stringify(item)}`);

@@ -142,10 +142,15 @@ describe("recordInteraction", () => {
     const BATCH = /* GraphQL */ `
       mutation Batch($inputs: [RecordInteractionInput!]!) {
         recordInteractions(inputs: $inputs, withFeedbackTokens: true) {
-          __typename
-          ... on RecordInteractionPayload { duplicate interaction { query } feedbackToken { token } }
-          ... on ValidationError { fields { path } }
-          ... on ConflictError { message }
+          ... on RecordInteractionsPayload {
+            recorded duplicates failed
+            results {
+              __typename
+              ... on RecordInteractionPayload { duplicate interaction { query } feedbackToken { token } }
+              ... on ValidationError { fields { path } }
+              ... on ConflictError { message }
+            }
+          }
         }
       }
     `;
@@ -161,7 +166,9 @@ describe("recordInteraction", () => {
         { ...existing, response: "changed" },
       ],
     });
-    const items = result.data?.recordInteractions;
+    const batch = result.data?.recordInteractions;
+    expect(batch).toMatchObject({ recorded: 2, duplicates: 1, failed: 2 });
+    const items = batch.results;
     expect(items.map((item: { __typename: string }) => item.__typename)).toEqual([
       "RecordInteractionPayload",
       "ValidationError",
@@ -180,14 +187,17 @@ describe("recordInteraction", () => {
   it("refuses batches over the limit", async () => {
     const BATCH = /* GraphQL */ `
       mutation Batch($inputs: [RecordInteractionInput!]!) {
-        recordInteractions(inputs: $inputs) { __typename }
+        recordInteractions(inputs: $inputs) { __typename ... on ValidationError { fields { path message } } }
       }
     `;
     const inputs = Array.from({ length: 501 }, (_, index) =>
       interactionInput({ query: `q${index}` }),
     );
     const result = await testApp.gql(BATCH, { inputs });
-    expect(result.errors?.[0]?.extensions?.code).toBe("VALIDATION_FAILED");
+    expect(result.data?.recordInteractions).toEqual({
+      __typename: "ValidationError",
+      fields: [{ path: "inputs", message: "at most 500 interactions per batch" }],
+    });
     expect(await testApp.store.collections.interactions.countDocuments({ query: "q0" })).toBe(0);
   });
 });
