@@ -1,16 +1,16 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { createApp } from "./app.js";
+import { type App, createApp } from "./app.js";
 import { BootstrapError, ensureBootstrapKey } from "./auth/bootstrap.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createHttpServer } from "./http-server.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
-import { createRequestScopes } from "./observability/request-scope.js";
+import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
 import { buildSchema } from "./schema/index.js";
 import { resolveSecret } from "./secret.js";
-import { createServices } from "./services.js";
+import { createServices, type ServiceDeps, type Services } from "./services.js";
 import type { EmbeddedMongo } from "./store/embedded/index.js";
 import { createLoaders } from "./store/loaders.js";
 import { connectStore } from "./store/mongo.js";
@@ -27,6 +27,32 @@ export interface StartOptions {
   readonly clock?: Clock;
   /** Defaults to JSON lines on stdout. */
   readonly logger?: Logger;
+}
+
+export interface Assembled {
+  readonly services: Services;
+  readonly app: App;
+}
+
+/**
+ * Services and the app over a connected store: the wiring `startLoopgate` and the tests share, so
+ * tests exercise exactly what production runs, minus the HTTP listener.
+ */
+export function assemble(
+  deps: Omit<ServiceDeps, "logger"> & { logger: Logger; scopes: RequestScopes },
+): Assembled {
+  const services = createServices(deps);
+  const app = createApp({
+    config: deps.config,
+    schema: buildSchema(),
+    services,
+    logger: deps.logger,
+    metrics: createMetrics(),
+    scopes: deps.scopes,
+    clock: deps.clock,
+    createLoaders: () => createLoaders(deps.store.collections),
+  });
+  return { services, app };
 }
 
 /** The composition root: config → store → services → app → HTTP server. */
@@ -55,24 +81,20 @@ export async function startLoopgate(
   }
 
   const store = await connectStore({ uri, dbName: config.mongodbDb, logger });
+  let assembled: Assembled;
   try {
     await store.ensureIndexes();
-  } catch (error) {
-    await store.close();
-    await embedded?.close();
-    throw error;
-  }
-  const services = createServices({
-    config,
-    store,
-    clock,
-    logger,
-    secret: await resolveSecret(config.secret, config.dataDir),
-    storeKind: embedded ? "embedded" : "mongodb",
-  });
-  try {
+    assembled = assemble({
+      config,
+      store,
+      clock,
+      logger,
+      scopes,
+      secret: await resolveSecret(config.secret, config.dataDir),
+      storeKind: embedded ? "embedded" : "mongodb",
+    });
     await ensureBootstrapKey({
-      apiKeys: services.apiKeys,
+      apiKeys: assembled.services.apiKeys,
       logger,
       production: config.env === "production",
       dataDir: config.dataDir,
@@ -83,16 +105,7 @@ export async function startLoopgate(
     await embedded?.close();
     throw error;
   }
-  const app = createApp({
-    config,
-    schema: buildSchema(),
-    services,
-    logger,
-    metrics: createMetrics(),
-    scopes,
-    clock,
-    createLoaders: () => createLoaders(store.collections),
-  });
+  const { services, app } = assembled;
   const http = createHttpServer(app.handleNodeRequest);
   const address = await http.listen(config.port, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
-import { type TestApp, useTestApp } from "../support/app.js";
+import { SUBMIT_MUTATIONS, type TestApp, useTestApp } from "../support/app.js";
 
 /**
  * feedbackStats, feedbackTimeSeries and compareModelVersions against figures computed here, in
@@ -806,15 +806,7 @@ const RECORD_MANY = /* GraphQL */ `
   }
 `;
 
-const SUBMIT: Record<Kind, [mutation: string, input: string]> = {
-  binary: ["submitBinaryFeedback", "BinaryFeedbackInput"],
-  rating: ["submitRating", "RatingFeedbackInput"],
-  correction: ["submitCorrection", "CorrectionFeedbackInput"],
-  comparison: ["submitComparison", "ComparisonFeedbackInput"],
-  comment: ["submitComment", "CommentFeedbackInput"],
-  implicit: ["submitImplicitSignal", "ImplicitFeedbackInput"],
-  flag: ["submitFlag", "FlagFeedbackInput"],
-};
+const SUBMIT = SUBMIT_MUTATIONS;
 
 async function recordAll(testApp: TestApp, interactions: GenInteraction[]): Promise<void> {
   const result = await query<{

@@ -9,9 +9,12 @@ import { createPseudonymizer } from "../../src/feedback/pseudonym.js";
 import { createRedactor, type PiiKind } from "../../src/feedback/redaction.js";
 import { collectionNames } from "../../src/store/schema.js";
 import {
+  type FeedbackKindName,
   interactionInput,
   RECORD,
   recordInteraction,
+  SUBMIT_MUTATIONS,
+  storedCounts,
   type TestApp,
   useTestApp,
 } from "../support/app.js";
@@ -37,26 +40,8 @@ async function dump(app: TestApp, except: string[] = []): Promise<string> {
   return JSON.stringify(parts);
 }
 
-async function counts(app: TestApp) {
-  const c = app.store.collections;
-  return {
-    interactions: await c.interactions.countDocuments(),
-    feedback: await c.feedback.countDocuments(),
-    conflicts: await c.conflicts.countDocuments(),
-    erasures: await c.erasures.countDocuments(),
-  };
-}
-
-const feedbackMutations = {
-  binary: ["submitBinaryFeedback", "BinaryFeedbackInput"],
-  rating: ["submitRating", "RatingFeedbackInput"],
-  correction: ["submitCorrection", "CorrectionFeedbackInput"],
-  comparison: ["submitComparison", "ComparisonFeedbackInput"],
-  comment: ["submitComment", "CommentFeedbackInput"],
-  implicit: ["submitImplicitSignal", "ImplicitFeedbackInput"],
-  flag: ["submitFlag", "FlagFeedbackInput"],
-} as const;
-type Kind = keyof typeof feedbackMutations;
+type Kind = FeedbackKindName;
+const feedbackMutations = SUBMIT_MUTATIONS;
 
 const FEEDBACK_FIELDS = /* GraphQL */ `
   id kind userId comment metadata
@@ -690,10 +675,10 @@ describe("eraseUser", () => {
     });
 
     it("is safe to repeat: a second run changes nothing and reports zeros", async () => {
-      const before = await counts(testApp);
+      const before = await storedCounts(testApp);
       const again = await erase(victim, "DELETE");
       expect(again).toMatchObject({ interactions: 0, feedback: 0, conflictsUpdated: 0 });
-      expect(await counts(testApp)).toEqual({ ...before, erasures: before.erasures + 1 });
+      expect(await storedCounts(testApp)).toEqual({ ...before, erasures: before.erasures + 1 });
     });
   });
 
@@ -925,19 +910,19 @@ describe("eraseUser", () => {
   });
 
   it("erasing an unknown user reports zeros and still leaves an audit entry", async () => {
-    const before = await counts(testApp);
+    const before = await storedCounts(testApp);
     expect(await erase("nobody-ever-seen", "DELETE")).toMatchObject({
       interactions: 0,
       feedback: 0,
       conflictsUpdated: 0,
     });
-    expect(await counts(testApp)).toEqual({ ...before, erasures: before.erasures + 1 });
+    expect(await storedCounts(testApp)).toEqual({ ...before, erasures: before.erasures + 1 });
   });
 
   it("rejects an empty user id and changes nothing", async () => {
-    const before = await counts(testApp);
+    const before = await storedCounts(testApp);
     const result = await testApp.gql(ERASE, { userId: "   ", mode: "DELETE" });
     expect(result.data?.eraseUser).toMatchObject({ __typename: "ValidationError" });
-    expect(await counts(testApp)).toEqual(before);
+    expect(await storedCounts(testApp)).toEqual(before);
   });
 });

@@ -4,7 +4,15 @@ import { ObjectId } from "mongodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { createFeedbackTokens } from "../../src/feedback/tokens.js";
-import { type GraphQLResponse, RECORD, recordInteraction, useTestApp } from "../support/app.js";
+import {
+  type FeedbackKindName,
+  type GraphQLResponse,
+  RECORD,
+  recordInteraction,
+  SUBMIT_MUTATIONS,
+  storedCounts,
+  useTestApp,
+} from "../support/app.js";
 
 const TTL_SECONDS = 900;
 const clock = createManualClock(new Date("2026-03-02T09:00:00.000Z"));
@@ -26,27 +34,8 @@ async function post(
   return { status: response.status, body: (await response.json()) as GraphQLResponse };
 }
 
-async function counts() {
-  const c = testApp.store.collections;
-  return {
-    interactions: await c.interactions.countDocuments(),
-    feedback: await c.feedback.countDocuments(),
-    conflicts: await c.conflicts.countDocuments(),
-    apiKeys: await c.apiKeys.countDocuments(),
-    erasures: await c.erasures.countDocuments(),
-  };
-}
-
-const kinds = {
-  binary: ["submitBinaryFeedback", "BinaryFeedbackInput"],
-  rating: ["submitRating", "RatingFeedbackInput"],
-  correction: ["submitCorrection", "CorrectionFeedbackInput"],
-  comparison: ["submitComparison", "ComparisonFeedbackInput"],
-  comment: ["submitComment", "CommentFeedbackInput"],
-  implicit: ["submitImplicitSignal", "ImplicitFeedbackInput"],
-  flag: ["submitFlag", "FlagFeedbackInput"],
-} as const;
-type Kind = keyof typeof kinds;
+type Kind = FeedbackKindName;
+const kinds = SUBMIT_MUTATIONS;
 
 const submitDocument = (kind: Kind) => /* GraphQL */ `
   mutation Submit($input: ${kinds[kind][1]}!) {
@@ -92,13 +81,13 @@ describe("feedback tokens", () => {
     expect(token).toMatch(/^lgt_[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     expect(expiresAt).toBe(new Date(clock.now().getTime() + TTL_SECONDS * 1000).toISOString());
 
-    const before = await counts();
+    const before = await storedCounts(testApp);
     const { payload: submitted } = await submit("binary", binaryFor(payload.interaction.id), token);
     expect(submitted).toMatchObject({
       __typename: "SubmitFeedbackPayload",
       feedback: { kind: "BINARY", source: "USER", userId: payload.interaction.userId },
     });
-    expect(await counts()).toEqual({ ...before, feedback: before.feedback + 1 });
+    expect(await storedCounts(testApp)).toEqual({ ...before, feedback: before.feedback + 1 });
 
     const interactionDoc = await storedInteraction(payload.interaction.id);
     const stored = await storedFeedback(submitted.feedback.id);
@@ -187,14 +176,14 @@ describe("feedback tokens", () => {
   it("a token cannot submit feedback on another interaction", async () => {
     const mine = await recordInteraction(testApp, { userId: "owner-1" }, ingestKey);
     const other = await recordInteraction(testApp, { userId: "owner-2" }, ingestKey);
-    const before = await counts();
+    const before = await storedCounts(testApp);
     for (const kind of ["binary", "comment"] as const) {
       const input =
         kind === "binary" ? binaryFor(other.id) : { interactionId: other.id, text: "Hi" };
       const { payload } = await submit(kind, input, mine.token ?? "");
       expect(payload).toMatchObject({ __typename: "ForbiddenError", code: "FORBIDDEN" });
     }
-    expect(await counts()).toEqual(before);
+    expect(await storedCounts(testApp)).toEqual(before);
   });
 
   it.each([
@@ -203,10 +192,10 @@ describe("feedback tokens", () => {
     ["an annotatorId with source USER", { annotatorId: "annotator-7" }],
   ])("a token cannot claim %s", async (_name, claim) => {
     const { id, token } = await recordInteraction(testApp, {}, ingestKey);
-    const before = await counts();
+    const before = await storedCounts(testApp);
     const { payload } = await submit("binary", { ...binaryFor(id), ...claim }, token ?? "");
     expect(payload).toMatchObject({ __typename: "ForbiddenError", code: "FORBIDDEN" });
-    expect(await counts()).toEqual(before);
+    expect(await storedCounts(testApp)).toEqual(before);
   });
 
   it("a token cannot attribute feedback to another user", async () => {
@@ -244,7 +233,7 @@ describe("feedback tokens", () => {
 
   it("a token cannot record, mint tokens or administer", async () => {
     const { id, token } = await recordInteraction(testApp, {}, ingestKey);
-    const before = await counts();
+    const before = await storedCounts(testApp);
     const mutations = {
       recordInteraction: [
         "mutation ($input: RecordInteractionInput!) { recordInteraction(input: $input) { __typename } }",
@@ -265,7 +254,7 @@ describe("feedback tokens", () => {
     expect(typenames).toEqual(
       Object.fromEntries(Object.keys(mutations).map((n) => [n, "ForbiddenError"])),
     );
-    expect(await counts()).toEqual(before);
+    expect(await storedCounts(testApp)).toEqual(before);
   });
 
   it("viewer reports the token and the interaction it is bound to", async () => {
@@ -290,7 +279,7 @@ describe("feedback tokens", () => {
     expect((await submit("binary", binaryFor(id), credential)).payload.__typename).toBe(
       "SubmitFeedbackPayload",
     );
-    const before = await counts();
+    const before = await storedCounts(testApp);
     clock.advance(1000);
     const atExpiry = await post(submitDocument("binary"), { input: binaryFor(id) }, credential);
     expect(atExpiry.status).toBe(401);
@@ -299,7 +288,7 @@ describe("feedback tokens", () => {
     expect(
       (await post(submitDocument("binary"), { input: binaryFor(id) }, credential)).status,
     ).toBe(401);
-    expect(await counts()).toEqual(before);
+    expect(await storedCounts(testApp)).toEqual(before);
   });
 
   it("a token created with a short ttlSeconds expires then, not at the default lifetime", async () => {
@@ -339,7 +328,7 @@ describe("feedback tokens", () => {
     const encode = (claims: unknown) => Buffer.from(JSON.stringify(claims)).toString("base64url");
 
     const expectRefused = async (credential: string, interactionId: string) => {
-      const before = await counts();
+      const before = await storedCounts(testApp);
       const result = await post(
         submitDocument("binary"),
         { input: binaryFor(interactionId) },
@@ -347,7 +336,7 @@ describe("feedback tokens", () => {
       );
       expect(result.status).toBe(401);
       expect(result.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
-      expect(await counts()).toEqual(before);
+      expect(await storedCounts(testApp)).toEqual(before);
     };
 
     it("the untouched token works (control)", async () => {
@@ -450,10 +439,10 @@ describe("feedback tokens", () => {
         () => ({ a: { interactionId: b }, b: { text: "Two" }, preferred: "A" }),
       ],
     ])("a token may not compare %s", async (_name, input) => {
-      const before = await counts();
+      const before = await storedCounts(testApp);
       const { payload } = await submit("comparison", input(), a.token);
       expect(payload).toMatchObject({ __typename: "ForbiddenError", code: "FORBIDDEN" });
-      expect(await counts()).toEqual(before);
+      expect(await storedCounts(testApp)).toEqual(before);
     });
   });
 });

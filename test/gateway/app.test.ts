@@ -2,15 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { createApp } from "../../src/app.js";
 import { systemClock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config.js";
+import { assemble } from "../../src/main.js";
 import { createLogger } from "../../src/observability/logger.js";
-import { createMetrics } from "../../src/observability/metrics.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
-import { buildSchema } from "../../src/schema/index.js";
-import { createServices } from "../../src/services.js";
-import { createLoaders } from "../../src/store/loaders.js";
 import { connectStore } from "../../src/store/mongo.js";
 import { useTestApp } from "../support/app.js";
 import { uniqueDbName } from "../support/mongo.js";
@@ -115,25 +111,16 @@ describe("when the database is gone", () => {
       destination: { write: (line: string) => logs.push(JSON.parse(line)) },
     });
     const store = await connectStore({ uri: config.mongodbUri ?? "", dbName: config.mongodbDb });
-    const services = createServices({
+    const { services, app } = assemble({
       config,
       store,
       clock: systemClock,
       logger,
+      scopes,
       secret: "x".repeat(40),
       storeKind: "mongodb",
     });
     const { secret } = await services.apiKeys.create({ name: "reader", scopes: ["read"] }, "test");
-    const app = createApp({
-      config,
-      schema: buildSchema(),
-      services,
-      logger,
-      metrics: createMetrics(),
-      scopes,
-      clock: systemClock,
-      createLoaders: () => createLoaders(store.collections),
-    });
     // The key is checked before the store goes away; after that every read fails inside a resolver.
     const cachedPrincipal = await services.authenticate(
       new Headers({ authorization: `Bearer ${secret}` }),

@@ -4,17 +4,15 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { CommandStartedEvent } from "mongodb";
 import { afterAll, beforeAll, inject } from "vitest";
-import { type App, createApp } from "../../src/app.js";
+import type { App } from "../../src/app.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { Scope } from "../../src/context.js";
+import { assemble } from "../../src/main.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
-import { createMetrics } from "../../src/observability/metrics.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
-import { buildSchema } from "../../src/schema/index.js";
-import { createServices, type Services } from "../../src/services.js";
-import { createLoaders } from "../../src/store/loaders.js";
-import { connectStore, type Store } from "../../src/store/mongo.js";
+import type { Services } from "../../src/services.js";
+import { type Collections, connectStore, type Store } from "../../src/store/mongo.js";
 import { uniqueDbName } from "./mongo.js";
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
@@ -85,23 +83,14 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     store.client.on("commandStarted", (event) => commands.push(event));
     await store.ensureIndexes();
     const clock = options.clock ?? systemClock;
-    const services = createServices({
+    const { services, app } = assemble({
       config,
       store,
       clock,
       logger,
+      scopes,
       secret: config.secret ?? "",
       storeKind: "mongodb",
-    });
-    const app = createApp({
-      config,
-      schema: buildSchema(),
-      services,
-      logger,
-      metrics: createMetrics(),
-      scopes,
-      clock,
-      createLoaders: () => createLoaders(store.collections),
     });
     const key = async (keyScopes: Scope[]) =>
       (
@@ -184,4 +173,26 @@ export async function recordInteraction(
     throw new Error(`recordInteraction failed: ${JSON.stringify(result)}`);
   }
   return { id: payload.interaction.id, token: payload.feedbackToken?.token };
+}
+
+/** The mutation and input type of each feedback kind. */
+export const SUBMIT_MUTATIONS = {
+  binary: ["submitBinaryFeedback", "BinaryFeedbackInput"],
+  rating: ["submitRating", "RatingFeedbackInput"],
+  correction: ["submitCorrection", "CorrectionFeedbackInput"],
+  comparison: ["submitComparison", "ComparisonFeedbackInput"],
+  comment: ["submitComment", "CommentFeedbackInput"],
+  implicit: ["submitImplicitSignal", "ImplicitFeedbackInput"],
+  flag: ["submitFlag", "FlagFeedbackInput"],
+} as const;
+export type FeedbackKindName = keyof typeof SUBMIT_MUTATIONS;
+
+/** How many documents each collection holds: "bad input changes nothing" compares these. */
+export async function storedCounts(testApp: TestApp): Promise<Record<keyof Collections, number>> {
+  const entries = await Promise.all(
+    Object.entries(testApp.store.collections).map(
+      async ([name, collection]) => [name, await collection.countDocuments()] as const,
+    ),
+  );
+  return Object.fromEntries(entries) as Record<keyof Collections, number>;
 }

@@ -1,0 +1,173 @@
+import type { Document } from "bson";
+import { Collection } from "./collection.js";
+import { commandError } from "./errors.js";
+import { ID_INDEX, type IndexSpec } from "./index-spec.js";
+import type { QueryEngine } from "./mingo-engine.js";
+import type { CatalogRow, Storage } from "./storage.js";
+
+/**
+ * Every database and collection: names and options from SQLite's catalog table, documents
+ * loaded into memory on first use. Also owns the write unit: one SQLite transaction per write
+ * command, plus an undo log that reverts the in-memory mirror if the commit fails.
+ */
+
+interface Entry {
+  row: CatalogRow;
+  collection: Collection | undefined;
+}
+
+const nsOf = (db: string, name: string): string => `${db}.${name}`;
+
+const INVALID_DB_CHARS = /[/\\. "$*<>:|?\0]/;
+
+export function validateDbName(db: string): void {
+  if (db.length === 0 || db.length > 63 || INVALID_DB_CHARS.test(db)) {
+    throw commandError("InvalidNamespace", `Invalid database name: '${db}'`);
+  }
+}
+
+export function validateCollectionName(db: string, name: string): void {
+  if (typeof name !== "string" || name.length === 0 || name.includes("$") || name.includes("\0")) {
+    throw commandError("InvalidNamespace", `Invalid namespace specified '${db}.${String(name)}'`);
+  }
+}
+
+export class Catalog {
+  private readonly entries = new Map<string, Entry>();
+  private undoLog: (() => void)[] | undefined;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly engine: QueryEngine,
+  ) {
+    for (const row of storage.catalog()) {
+      this.entries.set(nsOf(row.db, row.name), { row, collection: undefined });
+    }
+  }
+
+  /** Runs one write command as a single durable transaction (joins an enclosing one). */
+  write<T>(fn: () => T): T {
+    if (this.undoLog) return fn();
+    const undo: (() => void)[] = [];
+    this.undoLog = undo;
+    try {
+      return this.storage.transaction(fn);
+    } catch (error) {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      throw error;
+    } finally {
+      this.undoLog = undefined;
+    }
+  }
+
+  private onRollback(fn: () => void): void {
+    this.undoLog?.push(fn);
+  }
+
+  private materialize(entry: Entry): Collection {
+    if (!entry.collection) {
+      const { row } = entry;
+      const collection = new Collection(
+        { db: row.db, name: row.name, tableId: row.tableId, options: row.options },
+        row.indexes as IndexSpec[],
+        { storage: this.storage, engine: this.engine, onRollback: (fn) => this.onRollback(fn) },
+      );
+      collection.load(this.storage.loadDocuments(row.tableId));
+      entry.collection = collection;
+    }
+    return entry.collection;
+  }
+
+  get(db: string, name: string): Collection | undefined {
+    const entry = this.entries.get(nsOf(db, name));
+    return entry ? this.materialize(entry) : undefined;
+  }
+
+  /** The collection if it is already in memory; never loads one (for cheap statistics). */
+  peek(db: string, name: string): Collection | undefined {
+    return this.entries.get(nsOf(db, name))?.collection;
+  }
+
+  has(db: string, name: string): boolean {
+    return this.entries.has(nsOf(db, name));
+  }
+
+  /** The collection, created implicitly as MongoDB does on first write. Call inside write(). */
+  getOrCreate(db: string, name: string): { collection: Collection; created: boolean } {
+    const existing = this.get(db, name);
+    if (existing) return { collection: existing, created: false };
+    return { collection: this.create(db, name, {}), created: true };
+  }
+
+  create(db: string, name: string, options: Document): Collection {
+    validateDbName(db);
+    validateCollectionName(db, name);
+    const ns = nsOf(db, name);
+    if (this.entries.has(ns)) {
+      throw commandError("NamespaceExists", `Collection ${ns} already exists.`);
+    }
+    const indexes = [ID_INDEX];
+    const tableId = this.storage.createCollection(db, name, options, indexes);
+    const entry: Entry = { row: { tableId, db, name, options, indexes }, collection: undefined };
+    this.entries.set(ns, entry);
+    this.onRollback(() => this.entries.delete(ns));
+    return this.materialize(entry);
+  }
+
+  /** Drops a collection; returns how many indexes it had, or undefined when it did not exist. */
+  drop(db: string, name: string): number | undefined {
+    const ns = nsOf(db, name);
+    const entry = this.entries.get(ns);
+    if (!entry) return undefined;
+    const count = entry.collection?.indexes.length ?? entry.row.indexes.length;
+    this.storage.dropCollection(entry.row.tableId);
+    this.entries.delete(ns);
+    this.onRollback(() => this.entries.set(ns, entry));
+    return count;
+  }
+
+  dropDatabase(db: string): void {
+    for (const name of this.collectionNames(db)) this.drop(db, name);
+  }
+
+  rename(fromDb: string, from: string, toDb: string, to: string): void {
+    validateDbName(toDb);
+    validateCollectionName(toDb, to);
+    const entry = this.entries.get(nsOf(fromDb, from));
+    if (!entry) throw commandError("NamespaceNotFound", "Source collection does not exist");
+    const collection = this.materialize(entry);
+    this.storage.renameCollection(entry.row.tableId, toDb, to);
+    this.entries.delete(nsOf(fromDb, from));
+    const renamed: Entry = { row: { ...entry.row, db: toDb, name: to }, collection };
+    this.entries.set(nsOf(toDb, to), renamed);
+    collection.rename(toDb, to);
+    this.onRollback(() => {
+      this.entries.delete(nsOf(toDb, to));
+      this.entries.set(nsOf(fromDb, from), entry);
+      collection.rename(fromDb, from);
+    });
+  }
+
+  databaseNames(): string[] {
+    return [...new Set([...this.entries.values()].map((e) => e.row.db))].sort();
+  }
+
+  collectionNames(db: string): string[] {
+    return [...this.entries.values()].filter((e) => e.row.db === db).map((e) => e.row.name);
+  }
+
+  collectionOptions(db: string, name: string): Document | undefined {
+    return this.entries.get(nsOf(db, name))?.row.options;
+  }
+
+  /** Collections with a TTL index, for the TTL monitor. */
+  ttlCollections(): Collection[] {
+    const out: Collection[] = [];
+    for (const entry of this.entries.values()) {
+      const indexes = entry.collection?.specs() ?? (entry.row.indexes as IndexSpec[]);
+      if (indexes.some((ix) => ix.expireAfterSeconds !== undefined))
+        out.push(this.materialize(entry));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,223 @@
+import type { Document } from "bson";
+import { Aggregator } from "mingo/aggregator";
+import { Context, ProcessingMode } from "mingo/core";
+import { Lazy } from "mingo/lazy";
+import * as accumulatorOperators from "mingo/operators/accumulator";
+import * as expressionOperators from "mingo/operators/expression";
+import * as pipelineOperators from "mingo/operators/pipeline";
+import * as projectionOperators from "mingo/operators/projection";
+import * as queryOperators from "mingo/operators/query";
+import * as windowOperators from "mingo/operators/window";
+import { Query } from "mingo/query";
+import type { Options } from "mingo/types";
+import { update as mingoUpdate, updateOne as mingoUpdateOne } from "mingo/updater";
+import { cloneDeep, MingoError } from "mingo/util";
+import { expressionOverrides, pipelineOverrides } from "./agg-operators.js";
+import { CommandError, commandError } from "./errors.js";
+import { queryOperators as bsonQueryOperators, elemMatchProjection } from "./query-operators.js";
+
+/**
+ * The one place that talks to mingo: filters, projections, update operators and aggregation
+ * all run through mingo with a Context that loads every operator, except `$sort`, which is
+ * replaced by one following MongoDB's cross-type BSON order (see bson-order.ts).
+ * Every call works on view-form documents (see bson-values.ts).
+ */
+
+type Pipeline = Document[];
+
+export interface QueryEngine {
+  compileFilter(filter: Document): (view: Document) => boolean;
+  /** `filter` serves the positional projection operator (`"arr.$": 1`). */
+  compileProjection(projection: Document, filter: Document): (view: Document) => Document;
+  /** Applies update operators or an update pipeline to a copy of `view`; never mutates it. */
+  applyUpdate(view: Document, update: Document | Pipeline, options: UpdateOptions): Document;
+  aggregate(input: Iterable<Document>, pipeline: Pipeline, options: AggregateOptions): Document[];
+}
+
+export interface UpdateOptions {
+  readonly arrayFilters?: Document[];
+  /** The filter that selected the document; resolves the positional `$` operator. */
+  readonly filter: Document;
+}
+
+export interface AggregateOptions {
+  /** Documents of another collection of the same database, for $lookup/$unionWith/$graphLookup. */
+  readonly resolveCollection: (name: string) => Document[];
+  readonly variables?: Document;
+  readonly collation?: Document;
+}
+
+function rethrow(error: unknown): never {
+  throw toCommandError(error);
+}
+
+/** mingo's messages for the mistakes mongod reports with specific codes and wording. */
+const MINGO_ERRORS: [RegExp, (m: RegExpMatchArray) => CommandError][] = [
+  [/^unknown query operator (\S+)/, (m) => commandError("BadValue", `unknown operator: ${m[1]}`)],
+  [
+    /^unknown top level operator: (\S+)/,
+    (m) => commandError("BadValue", `unknown top level operator: ${m[1]}`),
+  ],
+  [
+    /^unregistered pipeline operator (\$\w+)/,
+    (m) => new CommandError(40324, `Unrecognized pipeline stage name: '${m[1]}'`),
+  ],
+  [
+    /^accumulator '(\$\w+)' is not registered/,
+    (m) => commandError("InvalidPipelineOperator", `Unrecognized expression '${m[1]}'`),
+  ],
+  [
+    /^Unknown update operator: '(\$\w+)'/,
+    (m) =>
+      commandError(
+        "FailedToParse",
+        `Unknown modifier: ${m[1]}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      ),
+  ],
+  [
+    /^Unknown pipeline operator: '(\$\w+)'/,
+    (m) => commandError("InvalidOptions", `${m[1]} is not allowed to be used within an update`),
+  ],
+  [
+    /updating the path '([^']+)' would create a conflict at '([^']+)'/i,
+    (m) =>
+      commandError(
+        "ConflictingUpdateOperators",
+        `Updating the path '${m[1]}' would create a conflict at '${m[2]}'`,
+      ),
+  ],
+  [
+    /immutable field '_id'/,
+    () =>
+      commandError(
+        "ImmutableField",
+        "Performing an update on the path '_id' would modify the immutable field '_id'",
+      ),
+  ],
+  [/non-numeric argument/, (m) => commandError("TypeMismatch", m.input ?? "")],
+];
+
+/** Maps mingo's exceptions onto the codes mongod uses for the same mistakes. */
+export function toCommandError(error: unknown): CommandError {
+  if (error instanceof CommandError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof MingoError) {
+    for (const [pattern, build] of MINGO_ERRORS) {
+      const m = message.match(pattern);
+      if (m) return build(m);
+    }
+  }
+  return commandError("BadValue", message);
+}
+
+/** Stages that never modify their input documents, so no defensive copy is needed. */
+const READ_ONLY_STAGES = new Set([
+  "$match",
+  "$group",
+  "$sort",
+  "$limit",
+  "$skip",
+  "$count",
+  "$sortByCount",
+  "$bucket",
+]);
+
+const isReadOnlyStage = (stage: Document): boolean =>
+  READ_ONLY_STAGES.has(Object.keys(stage)[0] ?? "");
+
+export function createQueryEngine(): QueryEngine {
+  const context = Context.init({
+    accumulator: accumulatorOperators,
+    expression: { ...expressionOperators, ...expressionOverrides } as typeof expressionOperators,
+    pipeline: { ...pipelineOperators, ...pipelineOverrides } as typeof pipelineOperators,
+    projection: {
+      ...projectionOperators,
+      $elemMatch: elemMatchProjection,
+    } as typeof projectionOperators,
+    query: { ...queryOperators, ...bsonQueryOperators } as typeof queryOperators,
+    window: windowOperators,
+  });
+  const baseOptions = { context, useStrictMode: true, idKey: "_id" };
+
+  const compileFilter = (filter: Document) => {
+    try {
+      const query = new Query(filter, baseOptions);
+      return (view: Document) => {
+        try {
+          return query.test(view);
+        } catch (error) {
+          return rethrow(error);
+        }
+      };
+    } catch (error) {
+      return rethrow(error);
+    }
+  };
+
+  return {
+    compileFilter,
+    compileProjection(projection, filter) {
+      try {
+        // $project may delete nested fields of its input in place, and stored documents are
+        // shared, so it always works on a copy.
+        if (Object.keys(projection).some((k) => k.endsWith(".$"))) {
+          // Only a Query carries the filter that the positional projection operator needs.
+          const query = new Query(filter, baseOptions);
+          return (view) => {
+            try {
+              return (query.find([cloneDeep(view)], projection).all()[0] as Document) ?? {};
+            } catch (error) {
+              return rethrow(error);
+            }
+          };
+        }
+        return (view) => {
+          try {
+            const out = pipelineOperators
+              .$project(Lazy([cloneDeep(view)]), projection, baseOptions as Options)
+              .collect() as Document[];
+            return out[0] ?? {};
+          } catch (error) {
+            return rethrow(error);
+          }
+        };
+      } catch (error) {
+        return rethrow(error);
+      }
+    },
+    applyUpdate(view, update, { arrayFilters, filter }) {
+      try {
+        if (Array.isArray(update)) {
+          const docs = [cloneDeep(view) as Document];
+          mingoUpdateOne(docs, {}, update as never, {}, baseOptions);
+          return docs[0]!;
+        }
+        const doc = cloneDeep(view) as Document;
+        mingoUpdate(doc, update, arrayFilters ?? [], filter, {
+          cloneMode: "deep",
+          queryOptions: baseOptions,
+        });
+        return doc;
+      } catch (error) {
+        return rethrow(error);
+      }
+    },
+    aggregate(input, pipeline, { resolveCollection, variables, collation }) {
+      try {
+        const aggregator = new Aggregator(pipeline, {
+          ...baseOptions,
+          // Some stages modify nested objects of their input in place; inputs are stored documents.
+          processingMode: pipeline.every(isReadOnlyStage)
+            ? ProcessingMode.CLONE_OFF
+            : ProcessingMode.CLONE_INPUT,
+          collectionResolver: (name: string) => resolveCollection(name).map((d) => cloneDeep(d)),
+          ...(variables ? { variables } : {}),
+          ...(collation ? { collation: collation as Options["collation"] } : {}),
+        });
+        return aggregator.run(input) as Document[];
+      } catch (error) {
+        return rethrow(error);
+      }
+    },
+  };
+}

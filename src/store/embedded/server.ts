@@ -1,0 +1,139 @@
+import { createServer, type Server, type Socket } from "node:net";
+import type { Document } from "bson";
+import type { Logger } from "pino";
+import { helloReply, MAX_MESSAGE_SIZE_BYTES } from "./commands/admin.js";
+import { type ConnectionInfo, runCommand, type ServerState } from "./commands/index.js";
+import { codeNameOf } from "./errors.js";
+import {
+  encodeMsg,
+  encodeReply,
+  FrameDecoder,
+  type MsgRequest,
+  parseRequest,
+  type QueryRequest,
+  WireError,
+} from "./wire.js";
+
+/**
+ * The TCP side: frames arrive, each request runs to completion synchronously (the store is
+ * single-threaded, so commands never interleave), and the reply is written before the next
+ * frame of that connection is looked at.
+ */
+
+const HANDSHAKE_COMMANDS = new Set(["hello", "ismaster", "isMaster"]);
+
+export interface WireServer {
+  readonly server: Server;
+  readonly connections: Set<Socket>;
+  totalConnections(): number;
+  close(): Promise<void>;
+}
+
+export interface WireServerOptions {
+  readonly logger: Logger | undefined;
+  /** Filled in once the store is assembled; requests only arrive after listen(). */
+  readonly state: () => ServerState;
+}
+
+function handleQuery(
+  request: QueryRequest,
+  state: ServerState,
+  connection: ConnectionInfo,
+): Buffer {
+  const name = Object.keys(request.query)[0] ?? "";
+  const isCommand = request.fullCollectionName.endsWith(".$cmd");
+  let reply: Document;
+  if (isCommand && HANDSHAKE_COMMANDS.has(name)) {
+    reply = helloReply({ body: request.query, name, server: state, connection });
+  } else {
+    // mongod 5.1+ accepts OP_QUERY only for the connection handshake.
+    reply = {
+      ok: 0,
+      errmsg: `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade. For more details see https://dochub.mongodb.org/core/legacy-opcode-removal`,
+      code: 352,
+      codeName: codeNameOf(352),
+    };
+  }
+  return encodeReply(reply, 0, request.header.requestId);
+}
+
+function handleMsg(
+  request: MsgRequest,
+  state: ServerState,
+  connection: ConnectionInfo,
+): Buffer | undefined {
+  const reply = runCommand(state, connection, request.body);
+  // moreToCome on a request means the client will not read a reply (w:0 writes).
+  if (request.moreToCome) return undefined;
+  return encodeMsg(reply, 0, request.header.requestId);
+}
+
+export function createWireServer(options: WireServerOptions): WireServer {
+  const { logger } = options;
+  const connections = new Set<Socket>();
+  let nextConnectionId = 1;
+  let total = 0;
+
+  const server = createServer((socket) => {
+    const connection: ConnectionInfo = {
+      id: nextConnectionId++,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+    };
+    total++;
+    connections.add(socket);
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder(MAX_MESSAGE_SIZE_BYTES);
+    socket.on("data", (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (error) {
+        logger?.warn({ err: error, connection: connection.id }, "closing connection: bad frame");
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        if (socket.destroyed) return;
+        try {
+          const request = parseRequest(frame);
+          let out: Buffer | undefined;
+          if (request.kind === "msg") out = handleMsg(request, options.state(), connection);
+          else if (request.kind === "query")
+            out = handleQuery(request, options.state(), connection);
+          else {
+            logger?.warn(
+              { opCode: request.header.opCode },
+              "closing connection: unsupported opcode",
+            );
+            socket.destroy();
+            return;
+          }
+          if (out) socket.write(out);
+        } catch (error) {
+          // A malformed message (bad checksum, bad sections) leaves the stream untrustworthy.
+          const level = error instanceof WireError ? "warn" : "error";
+          logger?.[level]({ err: error, connection: connection.id }, "closing connection");
+          socket.destroy();
+          return;
+        }
+      }
+    });
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => connections.delete(socket));
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    connections,
+    totalConnections: () => total,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of connections) socket.destroy();
+        connections.clear();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,210 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { BSON, type Document } from "bson";
+import { decodeDocument } from "./bson-values.js";
+
+/**
+ * Durable state in one SQLite file: a catalog row per collection (options and index specs as
+ * BSON) and a table per collection holding BSON blobs keyed by the canonical `_id` key.
+ * WAL with synchronous=FULL, and every write command is one transaction committed before the
+ * reply is sent, so an acknowledged write survives kill -9.
+ */
+
+export const STORE_FILE = "loopgate-store.sqlite";
+
+export interface CatalogRow {
+  readonly tableId: number;
+  readonly db: string;
+  readonly name: string;
+  readonly options: Document;
+  readonly indexes: Document[];
+}
+
+export interface StoredRow {
+  readonly id: string;
+  readonly doc: Buffer;
+}
+
+interface TableStatements {
+  insert: Database.Statement<[string, Buffer]>;
+  update: Database.Statement<[Buffer, string]>;
+  remove: Database.Statement<[string]>;
+}
+
+export interface Storage {
+  readonly file: string;
+  catalog(): CatalogRow[];
+  loadDocuments(tableId: number): Iterable<StoredRow>;
+  createCollection(db: string, name: string, options: Document, indexes: Document[]): number;
+  dropCollection(tableId: number): void;
+  renameCollection(tableId: number, db: string, name: string): void;
+  setIndexes(tableId: number, indexes: Document[]): void;
+  insertDocument(tableId: number, id: string, doc: Buffer): void;
+  updateDocument(tableId: number, id: string, doc: Buffer): void;
+  deleteDocument(tableId: number, id: string): void;
+  clearCollection(tableId: number): void;
+  /** Runs fn in one IMMEDIATE transaction; rolls back when it throws. Not reentrant. */
+  transaction<T>(fn: () => T): T;
+  fileSize(): number;
+  close(): void;
+}
+
+export class StoreLockedError extends Error {
+  constructor(dbPath: string) {
+    super(
+      `dbPath ${dbPath} is already in use by another embedded store (its SQLite file is locked); ` +
+        "stop the other process or choose another --dbpath",
+    );
+    this.name = "StoreLockedError";
+  }
+}
+
+const tableName = (tableId: number): string => `docs_${tableId}`;
+
+function openDatabase(dbPath: string, file: string): Database.Database {
+  const db = new Database(file, { timeout: 0 });
+  try {
+    // EXCLUSIVE locking holds the file lock for the connection's lifetime: the OS releases it
+    // when the process dies (even on kill -9), and a second opener fails fast with SQLITE_BUSY.
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec("BEGIN EXCLUSIVE; COMMIT;");
+  } catch (error) {
+    db.close();
+    if ((error as { code?: string }).code === "SQLITE_BUSY") throw new StoreLockedError(dbPath);
+    throw error;
+  }
+  return db;
+}
+
+export function openStorage(dbPath: string): Storage {
+  mkdirSync(dbPath, { recursive: true });
+  const file = join(dbPath, STORE_FILE);
+  const db = openDatabase(dbPath, file);
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS catalog (
+      table_id INTEGER PRIMARY KEY AUTOINCREMENT,
+      db TEXT NOT NULL,
+      name TEXT NOT NULL,
+      options BLOB NOT NULL,
+      indexes BLOB NOT NULL,
+      UNIQUE (db, name)
+    );
+  `);
+
+  const statements = new Map<number, TableStatements>();
+  const tableStatements = (tableId: number): TableStatements => {
+    let s = statements.get(tableId);
+    if (!s) {
+      const t = tableName(tableId);
+      s = {
+        insert: db.prepare(`INSERT INTO ${t} (id, doc) VALUES (?, ?)`),
+        update: db.prepare(`UPDATE ${t} SET doc = ? WHERE id = ?`),
+        remove: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
+      };
+      statements.set(tableId, s);
+    }
+    return s;
+  };
+  const encodeIndexes = (indexes: Document[]): Buffer => Buffer.from(BSON.serialize({ indexes }));
+
+  const insertCatalog = db.prepare<[string, string, Buffer, Buffer]>(
+    "INSERT INTO catalog (db, name, options, indexes) VALUES (?, ?, ?, ?)",
+  );
+  const deleteCatalog = db.prepare<[number]>("DELETE FROM catalog WHERE table_id = ?");
+  const renameCatalog = db.prepare<[string, string, number]>(
+    "UPDATE catalog SET db = ?, name = ? WHERE table_id = ?",
+  );
+  const updateIndexes = db.prepare<[Buffer, number]>(
+    "UPDATE catalog SET indexes = ? WHERE table_id = ?",
+  );
+  let inTransaction = false;
+
+  return {
+    file,
+    catalog() {
+      const rows = db
+        .prepare("SELECT table_id, db, name, options, indexes FROM catalog ORDER BY table_id")
+        .all() as {
+        table_id: number;
+        db: string;
+        name: string;
+        options: Buffer;
+        indexes: Buffer;
+      }[];
+      return rows.map((r) => ({
+        tableId: r.table_id,
+        db: r.db,
+        name: r.name,
+        options: decodeDocument(r.options),
+        indexes: decodeDocument(r.indexes).indexes as Document[],
+      }));
+    },
+    loadDocuments(tableId) {
+      return db
+        .prepare(`SELECT id, doc FROM ${tableName(tableId)} ORDER BY rid`)
+        .iterate() as Iterable<StoredRow>;
+    },
+    createCollection(dbName, name, options, indexes) {
+      const info = insertCatalog.run(
+        dbName,
+        name,
+        Buffer.from(BSON.serialize(options)),
+        encodeIndexes(indexes),
+      );
+      const tableId = Number(info.lastInsertRowid);
+      db.exec(
+        `CREATE TABLE ${tableName(tableId)} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc BLOB NOT NULL)`,
+      );
+      return tableId;
+    },
+    dropCollection(tableId) {
+      statements.delete(tableId);
+      db.exec(`DROP TABLE IF EXISTS ${tableName(tableId)}`);
+      deleteCatalog.run(tableId);
+    },
+    renameCollection(tableId, dbName, name) {
+      renameCatalog.run(dbName, name, tableId);
+    },
+    setIndexes(tableId, indexes) {
+      updateIndexes.run(encodeIndexes(indexes), tableId);
+    },
+    insertDocument(tableId, id, doc) {
+      tableStatements(tableId).insert.run(id, doc);
+    },
+    updateDocument(tableId, id, doc) {
+      tableStatements(tableId).update.run(doc, id);
+    },
+    deleteDocument(tableId, id) {
+      tableStatements(tableId).remove.run(id);
+    },
+    clearCollection(tableId) {
+      db.exec(`DELETE FROM ${tableName(tableId)}`);
+    },
+    transaction(fn) {
+      if (inTransaction) return fn();
+      inTransaction = true;
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = fn();
+        db.exec("COMMIT");
+        return result;
+      } catch (error) {
+        if (db.inTransaction) db.exec("ROLLBACK");
+        throw error;
+      } finally {
+        inTransaction = false;
+      }
+    },
+    fileSize() {
+      const pages = db.pragma("page_count", { simple: true }) as number;
+      const size = db.pragma("page_size", { simple: true }) as number;
+      return pages * size;
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}

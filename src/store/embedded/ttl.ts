@@ -1,0 +1,104 @@
+import type { Logger } from "pino";
+import { Bound, Rank } from "./bson-order.js";
+import type { Catalog } from "./catalog.js";
+import type { Collection, IndexRuntime, StoredDoc } from "./collection.js";
+import type { ServerParameters } from "./parameters.js";
+
+/**
+ * The TTL monitor, as in mongod: every `ttlMonitorSleepSecs` it deletes documents whose
+ * TTL-indexed Date (or the earliest Date of an array) is older than `expireAfterSeconds`.
+ * The expired documents are found through the index (its Date range), not by a scan.
+ */
+
+export interface TtlMonitor {
+  /** Runs one pass now; returns how many documents were deleted. */
+  sweep(): number;
+  stop(): void;
+}
+
+function expired(collection: Collection, ix: IndexRuntime, cutoff: Date): StoredDoc[] {
+  const field = ix.fields[0];
+  if (!ix.tree || !field || ix.spec.expireAfterSeconds === undefined) return [];
+  const lower = [Bound.bracketStart(Rank.Date)];
+  const upper = [cutoff];
+  const [lo, hi] = field.direction === 1 ? [lower, upper] : [upper, lower];
+  const seen = new Set<string>();
+  const out: StoredDoc[] = [];
+  for (const entry of ix.tree.range(lo, hi)) {
+    const key = entry.key[0];
+    if (!(key instanceof Date) || key.getTime() >= cutoff.getTime() || seen.has(entry.id)) continue;
+    seen.add(entry.id);
+    const doc = collection.docs.get(entry.id);
+    if (doc) out.push(doc);
+  }
+  return out;
+}
+
+export function sweepExpired(catalog: Catalog, now: Date): number {
+  let deleted = 0;
+  for (const collection of catalog.ttlCollections()) {
+    for (const ix of collection.indexes) {
+      if (ix.spec.expireAfterSeconds === undefined) continue;
+      const cutoff = new Date(now.getTime() - ix.spec.expireAfterSeconds * 1000);
+      const docs = expired(collection, ix, cutoff);
+      if (docs.length === 0) continue;
+      catalog.write(() => {
+        for (const doc of docs) {
+          if (collection.docs.get(doc.key) === doc) {
+            collection.remove(doc);
+            deleted++;
+          }
+        }
+      });
+    }
+  }
+  return deleted;
+}
+
+export function startTtlMonitor(options: {
+  catalog: Catalog;
+  parameters: ServerParameters;
+  now: () => Date;
+  logger: Logger | undefined;
+}): TtlMonitor {
+  const { catalog, parameters, now, logger } = options;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const sweep = (): number => {
+    if (parameters.get("ttlMonitorEnabled") === false) return 0;
+    try {
+      const n = sweepExpired(catalog, now());
+      if (n > 0) logger?.debug({ deleted: n }, "TTL monitor deleted expired documents");
+      return n;
+    } catch (error) {
+      logger?.error({ err: error }, "TTL monitor pass failed");
+      return 0;
+    }
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    clearTimeout(timer);
+    const seconds = Number(parameters.get("ttlMonitorSleepSecs")) || 60;
+    timer = setTimeout(() => {
+      sweep();
+      schedule();
+    }, seconds * 1000);
+    timer.unref();
+  };
+
+  // A new interval takes effect at once rather than after the current (possibly 60 s) sleep.
+  parameters.onChange((name) => {
+    if (name === "ttlMonitorSleepSecs") schedule();
+  });
+  schedule();
+
+  return {
+    sweep,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
