@@ -176,6 +176,7 @@ builder.node(ConflictRef, {
     }),
     feedback: t.field({
       type: [FeedbackInterface],
+      authScopes: { read: true },
       description: "The disagreeing feedback.",
       resolve: async (conflict, _args, context) =>
         (
@@ -203,6 +204,8 @@ builder.objectFields(InteractionRef, (t) => ({
   conflict: t.field({
     type: ConflictRef,
     nullable: true,
+    // Walking from a write's payload must not reveal other raters' feedback without read access.
+    authScopes: { read: true },
     description: "The disagreement recorded on this answer, open or resolved.",
     resolve: (interaction, _args, context) =>
       context.loaders.conflictOfInteraction.load(interaction._id.toHexString()),

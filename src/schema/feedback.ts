@@ -96,6 +96,7 @@ FeedbackInterface.implement({
     supersededBy: t.field({
       type: FeedbackInterface,
       nullable: true,
+      authScopes: { read: true },
       description: "The later feedback of the same rater that replaced this one.",
       resolve: (feedback, _args, context) =>
         feedback.supersededBy
@@ -104,6 +105,7 @@ FeedbackInterface.implement({
     }),
     history: t.field({
       type: [FeedbackInterface],
+      authScopes: { read: true },
       description: "Earlier feedback of the same rater that this one replaced, newest first.",
       resolve: (feedback, _args, context) =>
         context.loaders.supersededBy.load(feedback._id.toHexString()),
@@ -297,6 +299,8 @@ feedbackNode("flag", "FlagFeedback", "A reported issue.", (t) => ({
 builder.objectFields(InteractionRef, (t) => ({
   feedback: t.field({
     type: [FeedbackInterface],
+    // Write payloads lead here too (recordInteraction, submit*): other raters' feedback needs read.
+    authScopes: { read: true },
     description:
       "Active feedback on this interaction (including comparisons it appears in), newest first.",
     resolve: (interaction, _args, context) =>

@@ -454,3 +454,25 @@ function interaction(): Record<string, unknown> {
     model: { id: "support-bot", version: "v1" },
   };
 }
+
+describe("walking the graph from a write's payload", () => {
+  it("does not reveal other raters' feedback to a token or an ingest-only key", async () => {
+    const { id, token } = await recordInteraction(testApp, { userId: "walker" });
+    await testApp.gql(
+      `mutation($id: ID!) { submitComment(input: { interactionId: $id, text: "expert note", source: EXPERT, annotatorId: "e1" }) { __typename } }`,
+      { id },
+    );
+    const WALK = /* GraphQL */ `
+      mutation($id: ID!) {
+        submitBinaryFeedback(input: { interactionId: $id, positive: true }) {
+          ... on SubmitFeedbackPayload { feedback { interaction { feedback { comment } } } }
+        }
+      }
+    `;
+    for (const credential of [token, await testApp.key(["ingest"])]) {
+      const result = await testApp.gql(WALK, { id }, credential);
+      expect(result.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+      expect(JSON.stringify(result)).not.toContain("expert note");
+    }
+  });
+});
