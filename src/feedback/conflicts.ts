@@ -1,6 +1,7 @@
 import type { ObjectId } from "mongodb";
 import type { Clock } from "../clock.js";
 import { NotFoundError } from "../errors.js";
+import { isDuplicateKeyOn } from "../store/errors.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginateBy } from "../store/pagination.js";
 import { detectDisagreement } from "./conflicts-detect.js";
@@ -8,8 +9,15 @@ import { parseObjectId } from "./filters.js";
 import type { ConflictDecision, ConflictDoc, ConflictStatus, FeedbackDoc } from "./model.js";
 
 export interface ConflictService {
-  /** Opens, updates or withdraws the interaction's conflict from its active feedback. */
-  evaluate(interactionId: ObjectId, active: readonly FeedbackDoc[]): Promise<ConflictDoc | null>;
+  /**
+   * Opens, updates or withdraws the interaction's conflict from its active feedback, read at
+   * `revision` (see summary-service.ts); a state computed at a lower revision never overwrites it.
+   */
+  evaluate(
+    interactionId: ObjectId,
+    active: readonly FeedbackDoc[],
+    revision: number,
+  ): Promise<ConflictDoc | null>;
   forInteraction(interactionId: ObjectId): Promise<ConflictDoc | null>;
   get(id: string): Promise<ConflictDoc | null>;
   list(
@@ -29,7 +37,7 @@ export function createConflictService(deps: {
 }): ConflictService {
   const { collections, clock } = deps;
   return {
-    async evaluate(interactionId, active) {
+    async evaluate(interactionId, active, revision) {
       const disagreement = detectDisagreement(active);
       const existing = await collections.conflicts.findOne({ interactionId });
       const now = clock.now();
@@ -37,10 +45,11 @@ export function createConflictService(deps: {
         if (existing?.status !== "open") return existing;
         // The raters no longer disagree (someone changed their mind): close it, saying why.
         const closed = await collections.conflicts.findOneAndUpdate(
-          { _id: existing._id, status: "open" },
+          { _id: existing._id, status: "open", revision: { $lt: revision } },
           {
             $set: {
               status: "resolved",
+              revision,
               updatedAt: now,
               resolution: {
                 decision: "dismiss",
@@ -63,23 +72,31 @@ export function createConflictService(deps: {
       if (sameMembers) return existing;
       const model = active.find((feedback) => feedback.model)?.model;
       // New disagreeing feedback reopens a resolved conflict; the last resolution stays visible.
-      return collections.conflicts.findOneAndUpdate(
-        { interactionId },
-        {
-          $set: {
-            status: "open",
+      try {
+        return await collections.conflicts.findOneAndUpdate(
+          { interactionId, revision: { $lt: revision } },
+          {
+            $set: {
+              status: "open",
+              revision,
             reasons: disagreement.reasons,
             feedbackIds: disagreement.feedbackIds,
             raterCount: disagreement.raterCount,
             positive: disagreement.positive,
             negative: disagreement.negative,
-            updatedAt: now,
-            ...(model ? { model } : {}),
+              updatedAt: now,
+              ...(model ? { model } : {}),
+            },
+            $setOnInsert: { detectedAt: now },
           },
-          $setOnInsert: { detectedAt: now },
-        },
-        { upsert: true, returnDocument: "after" },
-      );
+          { upsert: true, returnDocument: "after" },
+        );
+      } catch (error) {
+        // The unique interaction index refused the upsert: a writer with a higher revision
+        // already stored its (newer) view of this conflict.
+        if (!isDuplicateKeyOn(error, "interactionId")) throw error;
+        return collections.conflicts.findOne({ interactionId });
+      }
     },
     forInteraction: (interactionId) => collections.conflicts.findOne({ interactionId }),
     get: (id) => collections.conflicts.findOne({ _id: parseObjectId(id, "id") }),

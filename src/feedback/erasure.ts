@@ -181,9 +181,10 @@ export function createErasureService(deps: {
       }
 
       for (const interactionId of touched.values()) {
-        const active = await deps.summaries.refresh(interactionId, { force: true });
+        const refreshed = await deps.summaries.refresh(interactionId);
+        if (!refreshed) continue;
         const before = await deps.conflicts.forInteraction(interactionId);
-        const after = await deps.conflicts.evaluate(interactionId, active);
+        const after = await deps.conflicts.evaluate(interactionId, refreshed.active, refreshed.revision);
         if (
           before &&
           (before.status !== after?.status ||

@@ -84,7 +84,8 @@ export function createFeedbackIngestService(deps: {
 
   const loadInteraction = async (id: string, path: string): Promise<InteractionDoc> => {
     const interaction = await collections.interactions.findOne({ _id: parseObjectId(id, path) });
-    if (!interaction) throw new NotFoundError("Interaction", id);
+    // An erased user's interactions take no new feedback: an old token must not re-link them.
+    if (!interaction || interaction.erasedAt) throw new NotFoundError("Interaction", id);
     return interaction;
   };
 
@@ -112,14 +113,19 @@ export function createFeedbackIngestService(deps: {
     return config;
   };
 
-  /** Tokens speak for the interaction's own user and nobody else. */
+  /**
+   * Tokens speak for the interaction's own user and nobody else: every interaction the feedback
+   * references must be the bound one (a comparison's other side is inline text), checked before
+   * anything is loaded so a token cannot probe or read other interactions.
+   */
   const authorize = (
     principal: Principal,
-    interactionIds: readonly ObjectId[],
+    referenced: readonly string[],
     parsed: { source: string; annotatorId?: string | undefined },
   ) => {
     if (principal.kind !== "feedbackToken") return;
-    if (!interactionIds.some((id) => id.toHexString() === principal.interactionId)) {
+    const bound = principal.interactionId.toLowerCase();
+    if (referenced.length === 0 || referenced.some((id) => id.toLowerCase() !== bound)) {
       throw new ForbiddenError("this feedback token is bound to another interaction");
     }
     if (parsed.source !== "user" || parsed.annotatorId) {
@@ -141,8 +147,18 @@ export function createFeedbackIngestService(deps: {
     const clean = (text: string | undefined) =>
       text === undefined ? undefined : redactor.redact(text, redactions);
 
+    const referenced =
+      kind === "comparison"
+        ? [
+            (parsed as ParsedFeedbackInputs["comparison"]).a.interactionId,
+            (parsed as ParsedFeedbackInputs["comparison"]).b.interactionId,
+          ].filter((id): id is string => Boolean(id))
+        : [(parsed as { interactionId: string }).interactionId];
+    authorize(principal, referenced, parsed);
+
     let interactions: InteractionDoc[];
     let comparison: FeedbackDoc["comparison"];
+    let subject: string;
     if (kind === "comparison") {
       const input = parsed as ParsedFeedbackInputs["comparison"];
       const side = async (
@@ -163,6 +179,10 @@ export function createFeedbackIngestService(deps: {
       interactions = [interactionA, interactionB].filter((item): item is InteractionDoc =>
         Boolean(item),
       );
+      // One comparison per pair of sides and rater: comparing X with Z must not replace X with Y.
+      const sideKey = (value: ComparisonSide) =>
+        value.interactionId ? value.interactionId.toHexString() : `text:${deps.fingerprint(value.text)}`;
+      subject = [sideKey(a), sideKey(b)].sort().join("|");
       comparison = {
         prompt: clean(input.prompt) ?? interactions[0]?.query ?? "",
         a,
@@ -174,9 +194,9 @@ export function createFeedbackIngestService(deps: {
     } else {
       const input = parsed as { interactionId: string };
       interactions = [await loadInteraction(input.interactionId, "input.interactionId")];
+      subject = input.interactionId.toLowerCase();
     }
     const interactionIds = interactions.map((interaction) => interaction._id);
-    authorize(principal, interactionIds, parsed);
     const primary = interactions[0];
     const config = await keyConfig(kind, key);
 
@@ -205,6 +225,7 @@ export function createFeedbackIngestService(deps: {
       kind,
       key,
       interactionIds,
+      subject,
       source: parsed.source,
       sentiment: "neutral",
       status: "active",
@@ -225,7 +246,10 @@ export function createFeedbackIngestService(deps: {
       ? `annotator:${parsed.source}:${parsed.annotatorId}`
       : userId
         ? `user:${userId}`
-        : undefined;
+        : principal.kind === "feedbackToken"
+          ? // An anonymous end user is still one rater: the holder of this interaction's token.
+            `token:${principal.interactionId}`
+          : undefined;
     if (rater) doc.raterKey = rater;
     if (parsed.comment !== undefined) doc.comment = clean(parsed.comment);
     if (category) doc.category = category;
@@ -331,11 +355,11 @@ export function createFeedbackIngestService(deps: {
    * cannot win over a newer one. Returns the ids that went to history.
    */
   const supersedeEarlier = async (doc: FeedbackDoc): Promise<ObjectId[]> => {
-    if (!doc.raterKey || !doc.interactionId || !supersedesEarlier(doc.kind)) return [];
+    if (!doc.raterKey || !supersedesEarlier(doc.kind)) return [];
     const mine = await collections.feedback
       .find(
         {
-          interactionId: doc.interactionId,
+          subject: doc.subject,
           key: doc.key,
           raterKey: doc.raterKey,
           status: "active",
@@ -370,30 +394,31 @@ export function createFeedbackIngestService(deps: {
     return older;
   };
 
+  /** Everything after the insert; idempotent, so a retry can redo what a crash left undone. */
+  const settle = async (doc: FeedbackDoc) => {
+    const supersededIds = await supersedeEarlier(doc);
+    let conflict: ConflictDoc | null = null;
+    for (const interactionId of doc.interactionIds) {
+      const refreshed = await deps.summaries.refresh(interactionId);
+      if (!refreshed) continue;
+      const found = await deps.conflicts.evaluate(interactionId, refreshed.active, refreshed.revision);
+      if (found?.status === "open" && found.feedbackIds.some((id) => id.equals(doc._id))) {
+        conflict = found;
+      }
+    }
+    return { supersededIds, conflict };
+  };
+
   return {
     async submit(submission, principal) {
       const { doc } = await build(submission, principal);
       const existing = await insert(doc);
       if (existing) {
-        const conflict = existing.interactionId
-          ? await deps.conflicts.forInteraction(existing.interactionId)
-          : null;
-        return {
-          feedback: existing,
-          duplicate: true,
-          supersededIds: [],
-          conflict: conflict?.status === "open" ? conflict : null,
-        };
+        // The first attempt may have stored the feedback and failed before the follow-up steps.
+        const { conflict } = await settle(existing);
+        return { feedback: existing, duplicate: true, supersededIds: [], conflict };
       }
-
-      const supersededIds = await supersedeEarlier(doc);
-      let conflict: ConflictDoc | null = null;
-      for (const interactionId of doc.interactionIds) {
-        const active = await deps.summaries.refresh(interactionId);
-        const found = await deps.conflicts.evaluate(interactionId, active);
-        if (found?.status === "open" && found.feedbackIds.some((id) => id.equals(doc._id)))
-          conflict = found;
-      }
+      const { supersededIds, conflict } = await settle(doc);
       deps.events.emit("feedbackRecorded", doc);
       return { feedback: doc, duplicate: false, supersededIds, conflict };
     },

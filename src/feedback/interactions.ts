@@ -68,6 +68,7 @@ export function createInteractionService(deps: {
       recordedAt: now,
       payloadHash: deps.fingerprint(input),
       feedbackSummary: emptySummary,
+      feedbackRevision: 0,
     };
     if (messages) doc.messages = messages;
     if (input.settings) doc.settings = redactor.redactDeep(input.settings, redactions);

@@ -90,7 +90,7 @@ export interface FeedbackSummary {
   readonly hasCorrection: boolean;
   readonly flagged: boolean;
   readonly safetyFlagged: boolean;
-  /** How many feedback documents (any status) the summary was computed from; orders writers. */
+  /** The interaction's feedbackRevision the summary was computed at; a lower one never wins. */
   readonly revision: number;
 }
 
@@ -118,6 +118,8 @@ export interface InteractionDoc {
   payloadHash: string;
   redactions?: RedactionCounts;
   feedbackSummary: FeedbackSummary;
+  /** Bumped by every feedback write; orders concurrent recomputations of the summary. */
+  feedbackRevision: number;
   /** Set when the user's data was erased in anonymize mode. */
   erasedAt?: Date;
 }
@@ -146,6 +148,8 @@ export interface FeedbackDoc {
   annotatorId?: string;
   /** Who the "changed their mind" rule compares: the same rater supersedes their own feedback. */
   raterKey?: string;
+  /** What was judged, for that rule: the interaction id, or both sides of a comparison. */
+  subject: string;
   sentiment: Sentiment;
   status: FeedbackStatus;
   supersededBy?: ObjectId;
@@ -217,6 +221,8 @@ export interface ConflictDoc {
   negative: number;
   detectedAt: Date;
   updatedAt: Date;
+  /** The interaction's feedbackRevision this state was computed at. */
+  revision: number;
   resolution?: {
     decision: ConflictDecision;
     note?: string;

@@ -15,6 +15,8 @@ export interface AuthScopes {
   admin: boolean;
   /** A browser holding a feedback token for one interaction (or an ingest key). */
   feedbackToken: boolean;
+  /** A feedback token bound to this interaction id. */
+  boundInteraction: string;
 }
 
 export interface LoopgateSchemaTypes {
@@ -89,6 +91,8 @@ export const builder = new SchemaBuilder<LoopgateSchemaTypes>({
         read: principal.scopes.has("read"),
         admin: principal.scopes.has("admin"),
         feedbackToken: principal.kind === "feedbackToken" || principal.scopes.has("ingest"),
+        boundInteraction: (interactionId: string) =>
+          principal.kind === "feedbackToken" && principal.interactionId === interactionId,
       };
     },
     unauthorizedError: (_parent, context, info) =>

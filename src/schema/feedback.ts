@@ -18,6 +18,12 @@ import { InteractionRef } from "./interaction.js";
 
 export const FeedbackInterface = builder.interfaceRef<FeedbackDoc>("Feedback");
 
+/** Scopes for a field that shows an interaction: the read scope, or a token bound to it. */
+export function readOrBound(interactionId: { toHexString(): string } | string | undefined) {
+  const id = typeof interactionId === "string" ? interactionId : interactionId?.toHexString();
+  return { $any: { read: true, ...(id ? { boundInteraction: id } : {}) } };
+}
+
 /** GraphQL type of each kind; global ids carry it, so a RatingFeedback id only loads a rating. */
 export const feedbackTypeNames: Record<FeedbackKind, string> = {
   binary: "BinaryFeedback",
@@ -53,6 +59,8 @@ FeedbackInterface.implement({
     interaction: t.field({
       type: InteractionRef,
       nullable: true,
+      // Reachable from write payloads: only readers, or the token of that very interaction.
+      authScopes: (feedback) => readOrBound(feedback.interactionId),
       description:
         "The interaction judged (side A's for comparisons; null for comparisons of inline texts).",
       resolve: (feedback, _args, context) =>
@@ -213,6 +221,7 @@ const ComparisonSideType = builder.objectRef<ComparisonSide>("ComparisonSide").i
     interaction: t.field({
       type: InteractionRef,
       nullable: true,
+      authScopes: (side) => readOrBound(side.interactionId),
       description: "The recorded interaction shown on this side, if it was one.",
       resolve: (side, _args, context) =>
         side.interactionId

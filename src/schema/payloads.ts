@@ -2,7 +2,7 @@ import type { ConflictDoc, FeedbackDoc, InteractionDoc } from "../feedback/model
 import { loadAll } from "../store/loaders.js";
 import { ConflictRef } from "./admin.js";
 import { builder } from "./builder.js";
-import { FeedbackInterface } from "./feedback.js";
+import { FeedbackInterface, readOrBound } from "./feedback.js";
 import { InteractionRef } from "./interaction.js";
 
 export class FeedbackTokenPayload {
@@ -24,6 +24,8 @@ builder.objectType(FeedbackTokenPayload, {
     interaction: t.field({
       type: InteractionRef,
       nullable: true,
+      // createFeedbackToken takes any id: issuing a token must not be a way to read.
+      authScopes: (payload) => readOrBound(payload.interactionId),
       description: "The only interaction it accepts feedback for.",
       resolve: (payload, _args, context) => context.loaders.interaction.load(payload.interactionId),
     }),
@@ -101,6 +103,8 @@ builder.objectType(SubmitFeedbackPayload, {
     conflict: t.field({
       type: ConflictRef,
       nullable: true,
+      // Conflicts describe other raters' judgements and who resolved them.
+      authScopes: { read: true },
       description: "The open disagreement this feedback created or joined, if any.",
       resolve: (payload) => payload.conflict,
     }),

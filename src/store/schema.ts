@@ -60,7 +60,7 @@ export const indexDeclarations: {
   feedback: [
     { name: "recent", key: recent },
     { name: "interaction_recent", key: { interactionIds: 1, ...recent } },
-    { name: "rater", key: { interactionId: 1, key: 1, raterKey: 1, status: 1 } },
+    { name: "rater", key: { subject: 1, key: 1, raterKey: 1, status: 1 } },
     { name: "model_recent", key: { "model.id": 1, "model.version": 1, ...recent } },
     { name: "version_recent", key: { "model.version": 1, ...recent } },
     { name: "interaction_time", key: { interactionCreatedAt: -1 } },

@@ -181,3 +181,113 @@ describe("disagreeing feedback", () => {
     expect(flagged.data?.submitFlag.conflict).toBeNull();
   });
 });
+
+describe("rules that keep training data whole", () => {
+  const COMPARE = /* GraphQL */ `
+    mutation($input: ComparisonFeedbackInput!) {
+      submitComparison(input: $input) { __typename ... on SubmitFeedbackPayload { feedback { id status } superseded { id } } }
+    }
+  `;
+
+  it("keeps a rater's comparisons of different pairs, and supersedes only a re-judged pair", async () => {
+    const x = await recordInteraction(testApp, { query: "Compare me" });
+    const y = await recordInteraction(testApp, { query: "Compare me" });
+    const z = await recordInteraction(testApp, { query: "Compare me" });
+    const expert = { source: "EXPERT", annotatorId: "pairs-expert" };
+    const xy = (
+      await testApp.gql(COMPARE, {
+        input: {
+          ...expert,
+          a: { interactionId: x.id },
+          b: { interactionId: y.id },
+          preferred: "A",
+        },
+      })
+    ).data?.submitComparison;
+    const xz = (
+      await testApp.gql(COMPARE, {
+        input: {
+          ...expert,
+          a: { interactionId: x.id },
+          b: { interactionId: z.id },
+          preferred: "B",
+        },
+      })
+    ).data?.submitComparison;
+    expect(xz.superseded).toEqual([]);
+    // The same pair in the other order is the same judgement, revised.
+    const yx = (
+      await testApp.gql(COMPARE, {
+        input: {
+          ...expert,
+          a: { interactionId: y.id },
+          b: { interactionId: x.id },
+          preferred: "TIE",
+        },
+      })
+    ).data?.submitComparison;
+    expect(yx.superseded).toEqual([{ id: xy.feedback.id }]);
+    const active = await testApp.gql(
+      `query($id: ID!) { feedback(filter: { interactionId: $id, kinds: [COMPARISON] }) { totalCount } }`,
+      { id: x.id },
+    );
+    expect(active.data?.feedback.totalCount).toBe(2);
+  });
+
+  it("treats a token holder without a user id as one rater who can change their mind", async () => {
+    const { id, token } = await recordInteraction(testApp, { userId: undefined });
+    const TOKEN_THUMBS = `mutation($input: BinaryFeedbackInput!) {
+      submitBinaryFeedback(input: $input) { ... on SubmitFeedbackPayload { superseded { id } } }
+    }`;
+    await testApp.gql(TOKEN_THUMBS, { input: { interactionId: id, positive: true } }, token);
+    const second = await testApp.gql(
+      TOKEN_THUMBS,
+      { input: { interactionId: id, positive: false } },
+      token,
+    );
+    expect(second.data?.submitBinaryFeedback.superseded).toHaveLength(1);
+    const state = (await testApp.gql(HISTORY, { id })).data?.interaction;
+    expect(state.conflict).toBeNull();
+    expect(state.feedbackSummary).toEqual({ count: 1, positive: 0, negative: 1 });
+  });
+
+  it("finishes the follow-up steps when a request is retried with the same idempotency key", async () => {
+    const { id } = await recordInteraction(testApp, { userId: "retrier" });
+    await testApp.gql(THUMBS, { input: { interactionId: id, positive: true } });
+    // A crash right after the insert: the thumbs-down is stored but nothing else happened.
+    const first = (
+      await testApp.gql(THUMBS, {
+        input: { interactionId: id, positive: false, idempotencyKey: "retry-0001" },
+      })
+    ).data?.submitBinaryFeedback;
+    await testApp.store.collections.feedback.updateMany(
+      { supersededBy: { $exists: true } },
+      { $set: { status: "active" }, $unset: { supersededBy: "", supersededAt: "" } },
+    );
+    await testApp.store.collections.interactions.updateMany(
+      {},
+      { $set: { "feedbackSummary.count": 99 } },
+    );
+    const retried = (
+      await testApp.gql(THUMBS, {
+        input: { interactionId: id, positive: false, idempotencyKey: "retry-0001" },
+      })
+    ).data?.submitBinaryFeedback;
+    expect(retried.feedback.id).toBe(first.feedback.id);
+    const state = (await testApp.gql(HISTORY, { id })).data?.interaction;
+    expect(state.feedbackSummary).toEqual({ count: 1, positive: 0, negative: 1 });
+  });
+
+  it("refuses feedback on an erased interaction, even with a token issued before", async () => {
+    const { id, token } = await recordInteraction(testApp, { userId: "to-be-erased" });
+    await testApp.gql(
+      `mutation { eraseUser(userId: "to-be-erased", mode: ANONYMIZE) { __typename } }`,
+    );
+    const after = await testApp.gql(
+      THUMBS,
+      { input: { interactionId: id, positive: true } },
+      token,
+    );
+    expect(after.data?.submitBinaryFeedback.__typename).toBe("NotFoundError");
+  });
+});

@@ -113,7 +113,7 @@ describe("feedback tokens", () => {
       `mutation ($id: ID!) {
         createFeedbackToken(interactionId: $id, ttlSeconds: 120) {
           __typename
-          ... on FeedbackToken { token expiresAt interaction { id userId } }
+          ... on FeedbackToken { token expiresAt }
         }
       }`,
       { id },
@@ -123,13 +123,25 @@ describe("feedback tokens", () => {
     expect(token).toMatchObject({
       __typename: "FeedbackToken",
       expiresAt: new Date(clock.now().getTime() + 120_000).toISOString(),
-      interaction: { id },
     });
     const { payload } = await submit("rating", { interactionId: id, score: 5 }, token.token);
     expect(payload).toMatchObject({
       __typename: "SubmitFeedbackPayload",
-      feedback: { source: "USER", userId: token.interaction.userId },
+      feedback: { source: "USER" },
     });
+    const stored = await storedFeedback(payload.feedback.id);
+    expect(stored?.userId).toBe((await storedInteraction(id))?.userId);
+  });
+
+  it("does not let an ingest-only key read an interaction through the token it issues", async () => {
+    const { id } = await recordInteraction(testApp, { userId: "shopper-19" }, ingestKey);
+    const created = await testApp.gql(
+      `mutation ($id: ID!) { createFeedbackToken(interactionId: $id) { ... on FeedbackToken { interaction { response } } } }`,
+      { id },
+      ingestKey,
+    );
+    expect(created.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect(JSON.stringify(created)).not.toContain("Reset password");
   });
 
   it("createFeedbackToken refuses an unknown interaction and a lifetime outside 60 s – 7 days", async () => {
@@ -408,11 +420,13 @@ describe("feedback tokens", () => {
     });
 
     it.each([
-      ["side A", () => ({ a: { interactionId: a.id }, b: { interactionId: b }, preferred: "A" })],
-      ["side B", () => ({ a: { interactionId: b }, b: { interactionId: a.id }, preferred: "B" })],
       [
         "side A against inline text",
         () => ({ a: { interactionId: a.id }, b: { text: "Alt" }, preferred: "TIE" }),
+      ],
+      [
+        "side B against inline text",
+        () => ({ a: { text: "Alt" }, b: { interactionId: a.id }, preferred: "B" }),
       ],
     ])("a token for %s may submit a comparison", async (_name, input) => {
       const { payload } = await submit("comparison", input(), a.token);
@@ -426,6 +440,15 @@ describe("feedback tokens", () => {
     });
 
     it.each([
+      // The other side would be copied into the stored comparison: the token could read it.
+      [
+        "its interaction against another one",
+        () => ({ a: { interactionId: a.id }, b: { interactionId: b }, preferred: "A" }),
+      ],
+      [
+        "another one against its interaction",
+        () => ({ a: { interactionId: b }, b: { interactionId: a.id }, preferred: "B" }),
+      ],
       [
         "two other interactions",
         () => ({ a: { interactionId: b }, b: { interactionId: c }, preferred: "A" }),
