@@ -116,7 +116,7 @@ export function createApp(deps: AppDeps): App {
       };
     },
     plugins: [
-      healthPlugin(deps.services),
+      healthPlugin(deps.services, logger),
       requestLogPlugin(logger, scopes),
       usePrometheus({
         registry: deps.metrics.registry,
@@ -134,8 +134,9 @@ export function createApp(deps: AppDeps): App {
           graphql_envelop_deprecated_field: true,
           graphql_yoga_http_duration: true,
         },
-        // The URL label would give every distinct query string its own series.
-        labels: { url: false },
+        // Labels clients choose freely (URL, operation name, error path with list indices) would
+        // let anyone, even unauthenticated, create unbounded series; only bounded ones are kept.
+        labels: { url: false, operationName: false, path: false },
       }),
       // Depth, alias, token and cost limits stop hostile documents before they execute.
       EnvelopArmorPlugin({
@@ -172,7 +173,7 @@ export function createApp(deps: AppDeps): App {
 
 /** `/healthz` says the process is alive; `/readyz` answers 200 only while the database answers a
  * ping, so load balancers stop routing to an instance that lost its store. */
-function healthPlugin(services: Services): Plugin {
+function healthPlugin(services: Services, logger: Logger): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname === "/healthz") {
@@ -184,11 +185,10 @@ function healthPlugin(services: Services): Plugin {
         await services.system.checkReady();
         endResponse(fetchAPI.Response.json({ status: "ready", store: "ok" }, { status: 200 }));
       } catch (error) {
+        // The driver's message names hosts and ports: logged, not shown to anonymous callers.
+        logger.warn({ err: error }, "readiness check failed: the database does not answer");
         endResponse(
-          fetchAPI.Response.json(
-            { status: "unavailable", store: (error as Error).message },
-            { status: 503 },
-          ),
+          fetchAPI.Response.json({ status: "unavailable", store: "unreachable" }, { status: 503 }),
         );
       }
     },

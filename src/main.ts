@@ -5,6 +5,7 @@ import { BootstrapError, ensureBootstrapKey } from "./auth/bootstrap.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createHttpServer } from "./http-server.js";
+import { registerDomainMetrics } from "./observability/domain-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
@@ -42,12 +43,14 @@ export function assemble(
   deps: Omit<ServiceDeps, "logger"> & { logger: Logger; scopes: RequestScopes },
 ): Assembled {
   const services = createServices(deps);
+  const metrics = createMetrics();
+  registerDomainMetrics(metrics.registry, services.events);
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
     services,
     logger: deps.logger,
-    metrics: createMetrics(),
+    metrics,
     scopes: deps.scopes,
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
@@ -63,6 +66,12 @@ export async function startLoopgate(
   const config = loadConfig(environment);
   const scopes = createRequestScopes();
   const logger = options.logger ?? createLogger({ level: config.logLevel, scopes });
+  if (config.env !== "production" && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    logger.warn(
+      { host: config.host },
+      "development mode on a non-loopback interface: GraphiQL is on and a local admin key is kept in DATA_DIR; set NODE_ENV=production for deployments",
+    );
+  }
   const clock = options.clock ?? systemClock;
 
   let embedded: EmbeddedMongo | undefined;
@@ -99,6 +108,7 @@ export async function startLoopgate(
       production: config.env === "production",
       dataDir: config.dataDir,
       configuredKey: config.bootstrapAdminKey,
+      terminal: process.stderr.isTTY ? process.stderr : undefined,
     });
   } catch (error) {
     await store.close();

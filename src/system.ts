@@ -8,7 +8,6 @@ export interface ServerInfo {
   readonly version: string;
   readonly startedAt: Date;
   readonly storeKind: "embedded" | "mongodb";
-  readonly nodeVersion: string;
 }
 
 export interface SystemService {
@@ -28,7 +27,6 @@ export function createSystemService(deps: {
       version: packageJson.version,
       startedAt,
       storeKind: deps.storeKind,
-      nodeVersion: process.versions.node,
     }),
     checkReady: () => deps.store.ping(),
   };

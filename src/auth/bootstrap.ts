@@ -10,6 +10,8 @@ export interface BootstrapOptions {
   readonly dataDir: string;
   /** LOOPGATE_BOOTSTRAP_ADMIN_KEY, when the operator provisions the first key. */
   readonly configuredKey: string | undefined;
+  /** An interactive terminal to show a generated key on; absent when output is piped. */
+  readonly terminal?: { write(text: string): unknown } | undefined;
 }
 
 export class BootstrapError extends Error {}
@@ -19,8 +21,8 @@ const adminScopes = ["ingest", "read", "admin"] as const;
 /**
  * Makes sure somebody can administer a fresh install without ever running open:
  * - an operator-provided key (LOOPGATE_BOOTSTRAP_ADMIN_KEY) is installed, hashed, idempotently;
- * - otherwise, outside production, the first start generates an admin key, prints it once and
- *   saves it to DATA_DIR/admin-key (mode 0600) for local tools;
+ * - otherwise, outside production, the first start generates an admin key, saves it to
+ *   DATA_DIR/admin-key (mode 0600) for local tools and shows it once on an interactive terminal;
  * - in production with no keys at all, start-up fails: there is no silent default credential.
  */
 export async function ensureBootstrapKey(options: BootstrapOptions): Promise<{ file?: string }> {
@@ -47,9 +49,10 @@ export async function ensureBootstrapKey(options: BootstrapOptions): Promise<{ f
   // writeFile's mode only applies to new files: a leftover file (e.g. 0644) would keep its mode.
   await rm(file, { force: true });
   await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
-  logger.warn(
-    { adminKey: secret, file },
-    "created the first admin API key; it is shown only now and saved to the file for local use",
-  );
+  // The key goes to the file, never into the JSON log, which is usually shipped elsewhere. On an
+  // interactive terminal it is also shown once, for the quick start.
+  logger.warn({ file }, "created the first admin API key and saved it to the file (mode 0600)");
+  if (options.terminal)
+    options.terminal.write(`\nLoopgate admin API key (shown once): ${secret}\n\n`);
   return { file };
 }

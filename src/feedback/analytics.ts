@@ -97,7 +97,7 @@ export interface AnalyticsService {
   ): Promise<{ overall: StatsBucket; groups: StatsBucket[] }>;
   timeSeries(filter: FeedbackFilter, interval: TimeInterval): Promise<TimeBucket[]>;
   compareVersions(input: {
-    modelId?: string | null;
+    modelId: string;
     baselineVersion: string;
     candidateVersion: string;
     filter?: FeedbackFilter;
@@ -368,6 +368,15 @@ export function createAnalyticsService(deps: {
         }
         for (let time = first; time < to.getTime(); time += step) starts.add(time);
       }
+      // With an open range the buckets are only those holding data, but still bounded.
+      if (starts.size > MAX_TIME_BUCKETS) {
+        throw new ValidationError([
+          {
+            path: "interval",
+            message: `the data spans ${starts.size} ${interval}s; at most ${MAX_TIME_BUCKETS} buckets (narrow filter.createdAt)`,
+          },
+        ]);
+      }
       return [...starts]
         .sort((left, right) => left - right)
         .map((time) => ({
@@ -397,15 +406,14 @@ export function createAnalyticsService(deps: {
       }
       const scoped: FeedbackFilter = {
         ...filter,
-        ...(modelId ? { modelId } : {}),
+        modelId,
         modelVersion: null,
       };
       const { groups } = await stats(scoped, "model_version");
       const pick = (version: string) =>
         groups.find(
-          (group) =>
-            group.group.modelVersion === version && (!modelId || group.group.modelId === modelId),
-        ) ?? toBucket({ modelId: modelId ?? null, modelVersion: version }, undefined, emptyRates());
+          (group) => group.group.modelVersion === version && group.group.modelId === modelId,
+        ) ?? toBucket({ modelId, modelVersion: version }, undefined, emptyRates());
       const baseline = pick(baselineVersion);
       const candidate = pick(candidateVersion);
       const test = twoProportionTest(
@@ -414,7 +422,7 @@ export function createAnalyticsService(deps: {
         level,
       );
       return {
-        modelId: modelId ?? null,
+        modelId,
         baseline,
         candidate,
         confidenceLevel: level,

@@ -19,7 +19,6 @@ export interface ConflictService {
     revision: number,
   ): Promise<ConflictDoc | null>;
   forInteraction(interactionId: ObjectId): Promise<ConflictDoc | null>;
-  get(id: string): Promise<ConflictDoc | null>;
   list(
     filter: { status?: ConflictStatus | null; modelId?: string | null },
     page: PageArgs,
@@ -79,11 +78,11 @@ export function createConflictService(deps: {
             $set: {
               status: "open",
               revision,
-            reasons: disagreement.reasons,
-            feedbackIds: disagreement.feedbackIds,
-            raterCount: disagreement.raterCount,
-            positive: disagreement.positive,
-            negative: disagreement.negative,
+              reasons: disagreement.reasons,
+              feedbackIds: disagreement.feedbackIds,
+              raterCount: disagreement.raterCount,
+              positive: disagreement.positive,
+              negative: disagreement.negative,
               updatedAt: now,
               ...(model ? { model } : {}),
             },
@@ -99,7 +98,6 @@ export function createConflictService(deps: {
       }
     },
     forInteraction: (interactionId) => collections.conflicts.findOne({ interactionId }),
-    get: (id) => collections.conflicts.findOne({ _id: parseObjectId(id, "id") }),
     list(filter, page) {
       const query: Record<string, unknown> = {};
       if (filter.status) query.status = filter.status;

@@ -184,7 +184,11 @@ export function createErasureService(deps: {
         const refreshed = await deps.summaries.refresh(interactionId);
         if (!refreshed) continue;
         const before = await deps.conflicts.forInteraction(interactionId);
-        const after = await deps.conflicts.evaluate(interactionId, refreshed.active, refreshed.revision);
+        const after = await deps.conflicts.evaluate(
+          interactionId,
+          refreshed.active,
+          refreshed.revision,
+        );
         if (
           before &&
           (before.status !== after?.status ||

@@ -1,4 +1,4 @@
-import { EventEmitter, on } from "node:events";
+import { EventEmitter } from "node:events";
 import type { FeedbackDoc, InteractionDoc } from "./model.js";
 
 /** What the domain announces after a write is durable. */
@@ -25,6 +25,9 @@ export interface DomainEvents {
   listenerCount(name: keyof DomainEventMap): number;
 }
 
+/** Events a live subscriber may have unread before its stream is closed. */
+export const MAX_PENDING_EVENTS = 1_000;
+
 /**
  * In-process events. A subscriber sees what this instance ingested; several instances behind a
  * load balancer each publish their own writes (documented in the README).
@@ -49,16 +52,57 @@ export function createDomainEvents(onListenerError: (error: unknown) => void): D
       emitter.on(name, safe);
       return () => emitter.off(name, safe);
     },
-    async *stream(name, signal) {
-      try {
-        for await (const [payload] of on(emitter, name, {
-          signal: AbortSignal.any([signal, closing.signal]),
-        })) {
-          yield payload as DomainEventMap[typeof name];
+    stream(name, signal) {
+      // A bounded buffer per subscriber: a client that stops reading would otherwise make the
+      // server hold every event for it, without limit.
+      type Payload = DomainEventMap[typeof name];
+      const queue: Payload[] = [];
+      let wake: (() => void) | undefined;
+      let ended = false;
+      let overflowed = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        emitter.off(name, listener);
+        wake?.();
+      };
+      const listener = (payload: Payload) => {
+        if (queue.length >= MAX_PENDING_EVENTS) {
+          overflowed = true;
+          end();
+          return;
         }
-      } catch (error) {
-        if ((error as Error).name !== "AbortError") throw error;
-      }
+        queue.push(payload);
+        wake?.();
+      };
+      emitter.on(name, listener);
+      const stop = AbortSignal.any([signal, closing.signal]);
+      if (stop.aborted) end();
+      else stop.addEventListener("abort", end, { once: true });
+      const iterator: AsyncIterableIterator<Payload> = {
+        [Symbol.asyncIterator]: () => iterator,
+        async next() {
+          while (queue.length === 0 && !ended) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+          }
+          wake = undefined;
+          const value = queue.shift();
+          if (value !== undefined) return { done: false, value };
+          if (overflowed) {
+            throw new Error(
+              `the live feed fell ${MAX_PENDING_EVENTS} events behind and was closed`,
+            );
+          }
+          return { done: true, value: undefined };
+        },
+        async return() {
+          end();
+          return { done: true, value: undefined };
+        },
+      };
+      return iterator;
     },
     close() {
       closing.abort();

@@ -59,7 +59,7 @@ export interface FeedbackFilter {
 /**
  * Free-text search is answered from the text indexes and then joined by id, because MongoDB only
  * allows `$text` at the top of a query. The id lists are capped so one broad word cannot build an
- * unbounded `$in`.
+ * unbounded `$in`; past the cap the search is refused, never silently truncated.
  */
 export const SEARCH_MATCH_LIMIT = 10_000;
 
@@ -114,8 +114,27 @@ export function interactionQuery(filter: InteractionFilter = {}): Filter<Interac
   return query;
 }
 
+/** A filter list longer than this is a mistake or an attack, not an analyst's question. */
+export const MAX_FILTER_VALUES = 100;
+
+function checkListSizes(filter: FeedbackFilter) {
+  const lists = {
+    kinds: filter.kinds,
+    keys: filter.keys,
+    sentiments: filter.sentiments,
+    sources: filter.sources,
+    categories: filter.categories,
+    flagCategories: filter.flagCategories,
+  };
+  const problems = Object.entries(lists)
+    .filter(([, values]) => (values?.length ?? 0) > MAX_FILTER_VALUES)
+    .map(([name]) => ({ path: `filter.${name}`, message: `at most ${MAX_FILTER_VALUES} values` }));
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
 /** The feedback query without free-text search (shared with the aggregates). */
 export function feedbackQuery(filter: FeedbackFilter = {}): Filter<FeedbackDoc> {
+  checkListSizes(filter);
   const query: Filter<FeedbackDoc> = {};
   const created = timeRange(filter.createdAt, "filter.createdAt");
   if (created) query.createdAt = created;
@@ -166,14 +185,35 @@ export async function resolveFeedbackQuery(
   const query = feedbackQuery(filter);
   const search = searchTerms(filter.search);
   if (!search) return query;
+  // Each side is narrowed by what it can check itself, then capped: a broad word must be
+  // narrowed by the analyst rather than silently cut.
+  const interactionSide = interactionQuery({
+    modelId: filter.modelId ?? null,
+    modelVersion: filter.modelVersion ?? null,
+    sessionId: filter.sessionId ?? null,
+  });
   const [ownMatches, interactionMatches] = await Promise.all([
     collections.feedback
-      .find({ $text: { $search: search } }, { projection: { _id: 1 }, limit: SEARCH_MATCH_LIMIT })
+      .find({ ...query, $text: { $search: search } } as Filter<FeedbackDoc>, {
+        projection: { _id: 1 },
+        limit: SEARCH_MATCH_LIMIT + 1,
+      })
       .toArray(),
     collections.interactions
-      .find({ $text: { $search: search } }, { projection: { _id: 1 }, limit: SEARCH_MATCH_LIMIT })
+      .find({ ...interactionSide, $text: { $search: search } } as Filter<InteractionDoc>, {
+        projection: { _id: 1 },
+        limit: SEARCH_MATCH_LIMIT + 1,
+      })
       .toArray(),
   ]);
+  if (ownMatches.length > SEARCH_MATCH_LIMIT || interactionMatches.length > SEARCH_MATCH_LIMIT) {
+    throw new ValidationError([
+      {
+        path: "filter.search",
+        message: `matches more than ${SEARCH_MATCH_LIMIT} items; add words or narrow the model, session, kind or time range`,
+      },
+    ]);
+  }
   return {
     $and: [
       query,

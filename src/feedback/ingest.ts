@@ -181,7 +181,9 @@ export function createFeedbackIngestService(deps: {
       );
       // One comparison per pair of sides and rater: comparing X with Z must not replace X with Y.
       const sideKey = (value: ComparisonSide) =>
-        value.interactionId ? value.interactionId.toHexString() : `text:${deps.fingerprint(value.text)}`;
+        value.interactionId
+          ? value.interactionId.toHexString()
+          : `text:${deps.fingerprint(value.text)}`;
       subject = [sideKey(a), sideKey(b)].sort().join("|");
       comparison = {
         prompt: clean(input.prompt) ?? interactions[0]?.query ?? "",
@@ -401,7 +403,11 @@ export function createFeedbackIngestService(deps: {
     for (const interactionId of doc.interactionIds) {
       const refreshed = await deps.summaries.refresh(interactionId);
       if (!refreshed) continue;
-      const found = await deps.conflicts.evaluate(interactionId, refreshed.active, refreshed.revision);
+      const found = await deps.conflicts.evaluate(
+        interactionId,
+        refreshed.active,
+        refreshed.revision,
+      );
       if (found?.status === "open" && found.feedbackIds.some((id) => id.equals(doc._id))) {
         conflict = found;
       }

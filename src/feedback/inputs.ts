@@ -33,12 +33,19 @@ const jsonObject = z
   .refine((value) => JSON.stringify(value).length <= 16_384, {
     message: "must serialize to at most 16 KiB of JSON",
   })
-  .refine(
-    (value) => Object.keys(value).every((key) => !key.startsWith("$") && !key.includes(".")),
-    {
-      message: "keys must not start with '$' or contain '.'",
-    },
+  .refine(safeKeys, { message: "keys (at any depth) must not start with '$' or contain '.'" });
+
+/** MongoDB reads `$` keys as operators and `.` as paths; free JSON must use neither. */
+function safeKeys(value: unknown): boolean {
+  if (Array.isArray(value)) return value.every(safeKeys);
+  if (!value || typeof value !== "object" || value instanceof Date) return true;
+  return Object.entries(value).every(
+    ([key, item]) => !key.startsWith("$") && !key.includes(".") && safeKeys(item),
   );
+}
+
+/** Stays well below MongoDB's 16 MiB document limit, with room for Loopgate's own fields. */
+export const MAX_INTERACTION_TEXT = 4 * 1024 * 1024;
 
 export const feedbackKeyName = z
   .string()
@@ -94,6 +101,17 @@ export const recordInteractionInput = z
     idempotencyKey: idempotencyKey.optional(),
   })
   .superRefine((input, ctx) => {
+    const size =
+      (input.query?.length ?? 0) +
+      input.response.length +
+      (input.messages ?? []).reduce((sum, message) => sum + message.content.length, 0);
+    if (size > MAX_INTERACTION_TEXT) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["messages"],
+        message: `query, response and messages together must stay under ${MAX_INTERACTION_TEXT} characters`,
+      });
+    }
     if (input.query === undefined && !input.messages?.some((message) => message.role === "user")) {
       ctx.addIssue({
         code: "custom",

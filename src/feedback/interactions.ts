@@ -5,7 +5,7 @@ import { isDuplicateKeyOn } from "../store/errors.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginate } from "../store/pagination.js";
 import type { DomainEvents } from "./events.js";
-import { type InteractionFilter, interactionQuery, parseObjectId } from "./filters.js";
+import { type InteractionFilter, interactionQuery } from "./filters.js";
 import { parseInput, type RecordInteractionInput, recordInteractionInput } from "./inputs.js";
 import type { InteractionDoc, RedactionCounts } from "./model.js";
 import type { PayloadHasher } from "./payload-hash.js";
@@ -29,7 +29,6 @@ export interface InteractionService {
   recordMany(
     inputs: readonly RecordInteractionInput[],
   ): Promise<BatchItemResult<RecordedInteraction>[]>;
-  get(id: string): Promise<InteractionDoc | null>;
   list(filter: InteractionFilter, page: PageArgs): Promise<Page<InteractionDoc>>;
 }
 
@@ -52,7 +51,7 @@ export function createInteractionService(deps: {
     const messages = input.messages?.map((message) => ({
       role: message.role,
       content: redactor.redact(message.content, redactions),
-      ...(message.name ? { name: message.name } : {}),
+      ...(message.name ? { name: redactor.redact(message.name, redactions) } : {}),
     }));
     const lastUserMessage = messages?.filter((message) => message.role === "user").at(-1)?.content;
     const now = clock.now();
@@ -72,7 +71,14 @@ export function createInteractionService(deps: {
     };
     if (messages) doc.messages = messages;
     if (input.settings) doc.settings = redactor.redactDeep(input.settings, redactions);
-    if (input.sessionId) doc.sessionId = input.sessionId;
+    if (input.sessionId) {
+      const probe: RedactionCounts = {};
+      redactor.redact(input.sessionId, probe);
+      doc.sessionId = pseudonymizer.shieldIdentifier(
+        input.sessionId,
+        Object.keys(probe).length > 0,
+      );
+    }
     if (input.userId) doc.userId = pseudonymizer.pseudonymize(input.userId);
     if (input.trace) doc.trace = input.trace;
     if (input.latencyMs !== undefined) doc.latencyMs = input.latencyMs;
@@ -159,9 +165,6 @@ export function createInteractionService(deps: {
         }),
       );
       return results;
-    },
-    async get(id) {
-      return collections.interactions.findOne({ _id: parseObjectId(id, "id") });
     },
     list: (filter, page) => paginate(collections.interactions, interactionQuery(filter), page),
   };

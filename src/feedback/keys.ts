@@ -30,11 +30,19 @@ export function createFeedbackKeyService(deps: {
         ...(input.rating ? { rating: input.rating } : {}),
         ...(input.categories?.length ? { categories: input.categories } : {}),
       };
-      const saved = await collections.feedbackKeys.findOneAndReplace(
+      const cleared: Record<string, ""> = {
+        ...(input.description ? {} : { description: "" }),
+        ...(input.rating ? {} : { rating: "" }),
+        ...(input.categories?.length ? {} : { categories: "" }),
+      };
+      // One atomic upsert: the config is replaced, the first declaration's createdAt is kept.
+      const saved = await collections.feedbackKeys.findOneAndUpdate(
         { _id: input.key },
         {
-          ...config,
-          createdAt: (await collections.feedbackKeys.findOne({ _id: input.key }))?.createdAt ?? now,
+          $set: config,
+          // MongoDB refuses an empty $unset, so it is only sent when something is cleared.
+          ...(Object.keys(cleared).length > 0 ? { $unset: cleared } : {}),
+          $setOnInsert: { createdAt: now },
         },
         { upsert: true, returnDocument: "after" },
       );

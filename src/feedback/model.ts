@@ -175,7 +175,7 @@ export interface FeedbackDoc {
   receivedAt: Date;
   idempotencyKey?: string;
   payloadHash: string;
-  /** Which credential submitted it: an API key id or "token". */
+  /** Which credential submitted it: an API key id, or "feedbackToken". */
   submittedBy: string;
   redactions?: RedactionCounts;
   /** Set when an erasure anonymized this feedback. */

@@ -169,9 +169,14 @@ export function createRedactor(kinds: readonly PiiKind[]): Redactor {
     if (typeof value === "string") return redact(value, counts) as T;
     if (Array.isArray(value)) return value.map((item) => redactDeep(item, counts)) as T;
     if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-      return Object.fromEntries(
-        Object.entries(value).map(([key, item]) => [redact(key, counts), redactDeep(item, counts)]),
-      ) as T;
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        // Two keys may redact to the same placeholder; number the later ones so no value is lost.
+        let safeKey = redact(key, counts);
+        for (let suffix = 2; safeKey in out; suffix++) safeKey = `${redact(key, {})}_${suffix}`;
+        out[safeKey] = redactDeep(item, counts);
+      }
+      return out as T;
     }
     return value;
   };

@@ -109,7 +109,7 @@ builder.queryFields((t) => ({
     description: "One conflict by id (global ID or database id).",
     args: { id: t.arg.id({ required: true, description: "The conflict's id." }) },
     resolve: (_root, args, context) =>
-      context.services.conflicts.get(localId(String(args.id), ["Conflict"], "id")),
+      context.loaders.conflict.load(localId(String(args.id), ["Conflict"], "id")),
   }),
   conflicts: t.connection(
     {

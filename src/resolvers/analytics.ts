@@ -50,7 +50,8 @@ builder.queryFields((t) => ({
       "Compares two versions of a model: their metrics, the difference in positive-feedback rate and whether it is statistically significant.",
     args: {
       modelId: t.arg.string({
-        description: "The model; omit when versions are unique across models.",
+        required: true,
+        description: "The model whose versions are compared.",
       }),
       baselineVersion: t.arg.string({ required: true, description: "The version in production." }),
       candidateVersion: t.arg.string({
@@ -68,7 +69,7 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, context) =>
       context.services.analytics.compareVersions({
-        modelId: args.modelId ?? null,
+        modelId: args.modelId,
         baselineVersion: args.baselineVersion,
         candidateVersion: args.candidateVersion,
         filter: toFeedbackFilter(args.filter),

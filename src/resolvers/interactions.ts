@@ -1,5 +1,7 @@
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
 import type { RecordInteractionInput as ServiceInput } from "../feedback/inputs.js";
+import type { InteractionDoc } from "../feedback/model.js";
+import type { FeedbackTokens } from "../feedback/tokens.js";
 import { builder } from "../schema/builder.js";
 import { localId, toConnection, withoutNulls } from "../schema/common.js";
 import {
@@ -200,13 +202,8 @@ builder.mutationFields((t) => ({
 }));
 
 function issueToken(
-  tokens: {
-    issue: (claims: { interactionId: string; userId?: string; ttlSeconds?: number }) => {
-      token: string;
-      expiresAt: Date;
-    };
-  },
-  interaction: { _id: { toHexString(): string }; userId?: string },
+  tokens: FeedbackTokens,
+  interaction: Pick<InteractionDoc, "_id" | "userId">,
   ttlSeconds?: number,
 ): FeedbackTokenPayload {
   const interactionId = interaction._id.toHexString();

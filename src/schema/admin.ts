@@ -149,7 +149,7 @@ builder.node(ConflictRef, {
   id: { resolve: (conflict) => conflict._id.toHexString() },
   isTypeOf: (value) =>
     typeof value === "object" && value !== null && "reasons" in value && "raterCount" in value,
-  loadOne: (id, context) => context.services.conflicts.get(id),
+  loadMany: (ids, context) => loadAll(context.loaders.conflict, ids),
   fields: (t) => ({
     interaction: t.field({
       type: InteractionRef,

@@ -4,7 +4,10 @@ import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { DateTimeResolver, JSONObjectResolver } from "graphql-scalars";
 import type { RequestContext } from "../context.js";
-import { ForbiddenError } from "../errors.js";
+import { ForbiddenError, ValidationError } from "../errors.js";
+
+/** `nodes(ids)` fetches at most this many objects per call, like a connection page. */
+const MAX_NODES = 200;
 
 export interface AuthScopes {
   /** Record interactions and submit feedback with an API key. */
@@ -59,7 +62,15 @@ export const builder = new SchemaBuilder<LoopgateSchemaTypes>({
     nodesQueryOptions: {
       description: "Fetches several objects by global ID, in the order given.",
       authScopes: { read: true },
-      args: { ids: { description: "The objects' global IDs." } },
+      args: { ids: { description: "The objects' global IDs (at most 200)." } },
+      resolve: (_root, args, _context, _info, resolveNodes) => {
+        if (args.ids.length > MAX_NODES) {
+          throw new ValidationError([
+            { path: "ids", message: `at most ${MAX_NODES} ids per request` },
+          ]);
+        }
+        return resolveNodes(args.ids);
+      },
     },
     nodeTypeOptions: { description: "An object with a globally unique, opaque ID." },
     pageInfoTypeOptions: { description: "Where a page sits within a connection (Relay)." },

@@ -109,9 +109,6 @@ export const TimeRangeInput = builder.inputType("TimeRangeInput", {
   }),
 });
 
-/** Common JSON-object fields of inputs are typed loosely by the scalar; services validate them. */
-export type Loose<T> = { [Key in keyof T]?: T[Key] | null };
-
 /** Drops nulls GraphQL sends for omitted optional fields, so zod sees `undefined`. */
 export function withoutNulls<T>(value: T): T {
   if (value === null || value === undefined) return undefined as T;
@@ -122,9 +119,13 @@ export function withoutNulls<T>(value: T): T {
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>)
       .filter(([, item]) => item !== null && item !== undefined)
-      .map(([key, item]) => [key, withoutNulls(item)]),
+      // Free JSON (metadata, settings) is the client's data: its nulls are values, kept as sent.
+      .map(([key, item]) => [key, jsonScalarFields.has(key) ? item : withoutNulls(item)]),
   ) as T;
 }
+
+/** Input fields typed JSONObject, whose contents withoutNulls must not touch. */
+const jsonScalarFields = new Set(["metadata", "settings"]);
 
 /**
  * Accepts a node's global ID (as returned in `id` fields) or the raw 24-hex database id, so
@@ -153,31 +154,5 @@ export function toConnection<T>(page: Page<T>) {
       endCursor: page.cursors.at(-1) ?? null,
     },
     totalCount: page.totalCount,
-  };
-}
-
-/** Options shared by every connection type: descriptions and the totalCount field. */
-export function connectionOptions(nodeName: string) {
-  return {
-    description: `A page of ${nodeName} (Relay connection), newest first.`,
-    edgesField: { description: "The items of this page with their cursors." },
-    fields: (tc: {
-      int: (options: {
-        description: string;
-        resolve: (connection: unknown) => Promise<number>;
-      }) => unknown;
-    }) => ({
-      totalCount: tc.int({
-        description: `How many ${nodeName} match the filter in all (counted only when asked for).`,
-        resolve: (connection) => (connection as { totalCount: () => Promise<number> }).totalCount(),
-      }),
-    }),
-  };
-}
-
-export function edgeOptions(nodeName: string) {
-  return {
-    description: `One ${nodeName} and its cursor.`,
-    nodeField: { description: `The ${nodeName}.` },
   };
 }

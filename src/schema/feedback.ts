@@ -1,4 +1,5 @@
 import type { ObjectFieldsShape } from "@pothos/core";
+import { ValidationError } from "../errors.js";
 import type { ComparisonSide, FeedbackDoc, FeedbackKind } from "../feedback/model.js";
 import { loadAll } from "../store/loaders.js";
 import { type BuilderTypes, builder } from "./builder.js";
@@ -310,10 +311,23 @@ builder.objectFields(InteractionRef, (t) => ({
     type: [FeedbackInterface],
     // Write payloads lead here too (recordInteraction, submit*): other raters' feedback needs read.
     authScopes: { read: true },
+    args: {
+      limit: t.arg.int({
+        defaultValue: 100,
+        description:
+          "At most this many, newest first (1–500); page with Query.feedback(filter: { interactionId }).",
+      }),
+    },
     description:
       "Active feedback on this interaction (including comparisons it appears in), newest first.",
-    resolve: (interaction, _args, context) =>
-      context.loaders.feedbackOfInteraction.load(interaction._id.toHexString()),
+    resolve: async (interaction, args, context) => {
+      const limit = args.limit ?? 100;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        throw new ValidationError([{ path: "limit", message: "must be between 1 and 500" }]);
+      }
+      const all = await context.loaders.feedbackOfInteraction.load(interaction._id.toHexString());
+      return all.slice(0, limit);
+    },
   }),
 }));
 

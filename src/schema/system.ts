@@ -25,6 +25,5 @@ export const ServerInfoRef = builder.objectRef<ServerInfo>("ServerInfo").impleme
       description: "Which database this instance uses.",
       resolve: (info) => info.storeKind,
     }),
-    nodeVersion: t.exposeString("nodeVersion", { description: "The Node.js version running it." }),
   }),
 });

@@ -16,6 +16,7 @@ export interface Loaders {
   /** Feedback that a given feedback superseded: the rater's earlier minds. */
   readonly supersededBy: DataLoader<string, FeedbackDoc[]>;
   readonly conflictOfInteraction: DataLoader<string, ConflictDoc | null>;
+  readonly conflict: DataLoader<string, ConflictDoc | null>;
 }
 
 /** DataLoader.loadMany reports failures as Error entries; a failed batch should fail the field. */
@@ -90,6 +91,12 @@ export function createLoaders(collections: Collections): Loaders {
         doc.supersededBy ? [doc.supersededBy.toHexString()] : [],
       );
     }),
+    conflict: new DataLoader(async (keys) =>
+      byId(
+        keys,
+        await collections.conflicts.find({ _id: { $in: toObjectIds(keys) } }, oneBatch).toArray(),
+      ),
+    ),
     conflictOfInteraction: new DataLoader(async (keys) => {
       const docs = await collections.conflicts
         .find({ interactionId: { $in: toObjectIds(keys) } }, oneBatch)

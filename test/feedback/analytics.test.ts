@@ -734,7 +734,7 @@ const SERIES = /* GraphQL */ `
 
 const COMPARE = /* GraphQL */ `
   query Compare(
-    $modelId: String
+    $modelId: String!
     $baseline: String!
     $candidate: String!
     $filter: FeedbackFilter

@@ -574,6 +574,7 @@ describe("bootstrap admin key (ensureBootstrapKey)", () => {
       level: "info",
       destination: { write: (line: string) => logs.push(line) },
     });
+    const terminal: string[] = [];
     const run = (options: { production: boolean; configuredKey?: string }) =>
       ensureBootstrapKey({
         apiKeys,
@@ -581,8 +582,17 @@ describe("bootstrap admin key (ensureBootstrapKey)", () => {
         dataDir,
         production: options.production,
         configuredKey: options.configuredKey,
+        terminal: { write: (text: string) => terminal.push(text) },
       });
-    return { collection, apiKeys, dataDir, keyFile: join(dataDir, "admin-key"), logs, run };
+    return {
+      collection,
+      apiKeys,
+      dataDir,
+      keyFile: join(dataDir, "admin-key"),
+      logs,
+      terminal,
+      run,
+    };
   }
 
   const exists = (path: string) =>
@@ -591,7 +601,7 @@ describe("bootstrap admin key (ensureBootstrapKey)", () => {
       () => false,
     );
 
-  it("outside production, creates an admin key when none exist, prints it once and saves it with mode 0600", async () => {
+  it("outside production, creates an admin key when none exist, shows it once on the terminal (never in the log) and saves it with mode 0600", async () => {
     const boot = await fresh();
     const result = await boot.run({ production: false });
     expect(result.file).toBe(boot.keyFile);
@@ -605,7 +615,9 @@ describe("bootstrap admin key (ensureBootstrapKey)", () => {
     expect(key?.createdBy).toBe("bootstrap");
     expect(await boot.collection.countDocuments()).toBe(1);
     expect(JSON.stringify(await boot.collection.find().toArray())).not.toContain(secret);
-    expect(boot.logs.filter((line) => line.includes(secret))).toHaveLength(1);
+    expect(boot.logs.filter((line) => line.includes(secret))).toHaveLength(0);
+    expect(boot.logs.filter((line) => line.includes(boot.keyFile))).toHaveLength(1);
+    expect(boot.terminal.filter((text) => text.includes(secret))).toHaveLength(1);
   });
 
   it("outside production, creates nothing when a key already exists", async () => {

@@ -201,3 +201,26 @@ describe("recordInteraction", () => {
     expect(await testApp.store.collections.interactions.countDocuments({ query: "q0" })).toBe(0);
   });
 });
+
+describe("identifiers that carry personal data", () => {
+  it("stores a session id built from an email as a stable pseudonym, other session ids as sent", async () => {
+    const first = await recordInteraction(testApp, { sessionId: "alice@example.com#2026-11-26" });
+    const second = await recordInteraction(testApp, { sessionId: "alice@example.com#2026-11-26" });
+    const other = await recordInteraction(testApp, { sessionId: "bob@example.com#2026-11-26" });
+    const plain = await recordInteraction(testApp, { sessionId: "sess-8f2c" });
+    const sessions = await testApp.gql(
+      `query($a: ID!, $b: ID!, $c: ID!, $d: ID!) {
+        a: interaction(id: $a) { sessionId } b: interaction(id: $b) { sessionId }
+        c: interaction(id: $c) { sessionId } d: interaction(id: $d) { sessionId }
+      }`,
+      { a: first.id, b: second.id, c: other.id, d: plain.id },
+    );
+    const { a, b, c, d } = sessions.data ?? {};
+    expect(a.sessionId).toMatch(/^p_[0-9a-f]{32}$/);
+    expect(b.sessionId).toBe(a.sessionId);
+    expect(c.sessionId).not.toBe(a.sessionId);
+    expect(d.sessionId).toBe("sess-8f2c");
+    const stored = JSON.stringify(await testApp.store.collections.interactions.find().toArray());
+    expect(stored).not.toContain("alice@example.com");
+  });
+});

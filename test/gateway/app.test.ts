@@ -8,7 +8,7 @@ import { assemble } from "../../src/main.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
 import { connectStore } from "../../src/store/mongo.js";
-import { useTestApp } from "../support/app.js";
+import { recordInteraction, useTestApp } from "../support/app.js";
 import { uniqueDbName } from "../support/mongo.js";
 
 const testApp = useTestApp();
@@ -43,16 +43,31 @@ describe("the gateway over HTTP", () => {
     expect(await ready.json()).toEqual({ status: "ready", store: "ok" });
   });
 
-  it("exports process, HTTP and GraphQL operation metrics at /metrics", async () => {
+  it("exports process, HTTP and GraphQL operation metrics at /metrics, with bounded labels", async () => {
     await testApp.gql("query Probe { serverInfo { version } }");
     const response = await testApp.app.fetch("http://localhost/metrics");
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toContain("process_cpu_user_seconds_total");
     expect(text).toContain("nodejs_heap_size_used_bytes");
-    expect(text).toMatch(/graphql_envelop_request\{[^}]*operationName="Probe"[^}]*\} [1-9]/);
+    // Client-chosen operation names must not become label values (unbounded series).
+    expect(text).not.toContain("Probe");
+    expect(text).toMatch(/graphql_envelop_request\{[^}]*operationType="query"[^}]*\} [1-9]/);
     expect(text).toMatch(
       /graphql_yoga_http_duration_count\{[^}]*method="POST"[^}]*statusCode="200"[^}]*\} [1-9]/,
+    );
+  });
+
+  it("counts stored interactions and feedback by kind, source and sentiment", async () => {
+    const { id } = await recordInteraction(testApp);
+    await testApp.gql(
+      `mutation($id: ID!) { submitBinaryFeedback(input: { interactionId: $id, positive: false }) { __typename } }`,
+      { id },
+    );
+    const text = await (await testApp.app.fetch("http://localhost/metrics")).text();
+    expect(text).toMatch(/^loopgate_interactions_recorded_total [1-9]/m);
+    expect(text).toMatch(
+      /^loopgate_feedback_received_total\{kind="binary",source="user",sentiment="negative"\} 1$/m,
     );
   });
 
@@ -131,7 +146,7 @@ describe("when the database is gone", () => {
     try {
       const ready = await app.fetch("http://localhost/readyz");
       expect(ready.status).toBe(503);
-      expect((await ready.json()) as { status: string }).toMatchObject({ status: "unavailable" });
+      expect(await ready.json()).toEqual({ status: "unavailable", store: "unreachable" });
 
       const response = await app.fetch("http://localhost/graphql", {
         method: "POST",
