@@ -6,8 +6,11 @@ import {
   isObjectType,
   isScalarType,
   isUnionType,
+  parse,
+  validate,
 } from "graphql";
 import { describe, expect, it } from "vitest";
+import { graphiqlTabs } from "../../src/graphiql-examples.js";
 import { buildSchema, printSchemaSdl } from "../../src/schema/index.js";
 
 describe("the GraphQL schema", () => {
@@ -43,5 +46,12 @@ describe("the GraphQL schema", () => {
         missing.push(`${type.name} (empty union)`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it("opens GraphiQL with example operations that are valid against the schema", () => {
+    expect(graphiqlTabs.length).toBeGreaterThan(3);
+    for (const tab of graphiqlTabs) {
+      expect(validate(buildSchema(), parse(tab.query)).map((error) => error.message)).toEqual([]);
+    }
   });
 });
