@@ -10,7 +10,7 @@ import {
   ViewerType,
 } from "../schema/admin.js";
 import { builder } from "../schema/builder.js";
-import { localId, toConnection, withoutNulls } from "../schema/common.js";
+import { countedConnection, localId, toConnection, withoutNulls } from "../schema/common.js";
 import {
   ConflictDecisionEnum,
   ConflictStatusEnum,
@@ -131,17 +131,7 @@ builder.queryFields((t) => ({
           ),
         ),
     },
-    {
-      name: "ConflictConnection",
-      description: "A page of conflicts (Relay connection), most recently detected first.",
-      fields: (tc) => ({
-        totalCount: tc.int({
-          description: "How many conflicts match in all (counted only when asked for).",
-          resolve: (connection) =>
-            (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
-        }),
-      }),
-    },
+    countedConnection("ConflictConnection", "conflicts", "most recently detected first"),
     { name: "ConflictEdge", description: "One conflict and its cursor." },
   ),
   apiKeys: t.field({

@@ -4,7 +4,7 @@ import type { FeedbackFilter } from "../feedback/filters.js";
 import type { FeedbackSubmission } from "../feedback/ingest.js";
 import type { FeedbackDoc, FeedbackKind } from "../feedback/model.js";
 import { type BuilderTypes, builder } from "../schema/builder.js";
-import { localId, toConnection, withoutNulls } from "../schema/common.js";
+import { countedConnection, localId, toConnection, withoutNulls } from "../schema/common.js";
 import {
   ComparisonChoiceEnum,
   FailureCategoryEnum,
@@ -270,18 +270,7 @@ builder.queryFields((t) => ({
       resolve: async (_root, args, context) =>
         toConnection(await context.services.feedback.list(toFeedbackFilter(args.filter), args)),
     },
-    {
-      name: "FeedbackConnection",
-      description: "A page of feedback (Relay connection), newest first.",
-      fields: (tc) => ({
-        totalCount: tc.int({
-          description:
-            "How many feedback items match the filter in all (counted only when asked for).",
-          resolve: (connection) =>
-            (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
-        }),
-      }),
-    },
+    countedConnection("FeedbackConnection", "feedback items", "newest first"),
     { name: "FeedbackEdge", description: "One feedback item and its cursor." },
   ),
 }));

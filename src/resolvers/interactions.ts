@@ -3,7 +3,7 @@ import type { RecordInteractionInput as ServiceInput } from "../feedback/inputs.
 import type { InteractionDoc } from "../feedback/model.js";
 import type { FeedbackTokens } from "../feedback/tokens.js";
 import { builder } from "../schema/builder.js";
-import { localId, toConnection, withoutNulls } from "../schema/common.js";
+import { countedConnection, localId, toConnection, withoutNulls } from "../schema/common.js";
 import {
   InteractionFilterInput,
   InteractionRef,
@@ -89,18 +89,7 @@ builder.queryFields((t) => ({
           await context.services.interactions.list(withoutNulls(args.filter ?? {}), args),
         ),
     },
-    {
-      name: "InteractionConnection",
-      description: "A page of interactions (Relay connection), newest first.",
-      fields: (tc) => ({
-        totalCount: tc.int({
-          description:
-            "How many interactions match the filter in all (counted only when asked for).",
-          resolve: (connection) =>
-            (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
-        }),
-      }),
-    },
+    countedConnection("InteractionConnection", "interactions", "newest first"),
     { name: "InteractionEdge", description: "One interaction and its cursor." },
   ),
 }));

@@ -9,7 +9,7 @@ import type {
   TraceRef,
 } from "../feedback/model.js";
 import type { Page } from "../store/pagination.js";
-import { builder } from "./builder.js";
+import { type BuilderTypes, builder } from "./builder.js";
 
 export const ModelRefType = builder.objectRef<ModelRef>("ModelRef").implement({
   description: "Which model produced an answer.",
@@ -154,5 +154,22 @@ export function toConnection<T>(page: Page<T>) {
       endCursor: page.cursors.at(-1) ?? null,
     },
     totalCount: page.totalCount,
+  };
+}
+
+/**
+ * Options of a connection type: its name, description and a `totalCount` computed only when a
+ * client selects it (see store/pagination.ts).
+ */
+export function countedConnection(name: string, noun: string, order: string) {
+  return {
+    name,
+    description: `A page of ${noun} (Relay connection), ${order}.`,
+    fields: (tc: PothosSchemaTypes.ObjectFieldBuilder<BuilderTypes, object>) => ({
+      totalCount: tc.int({
+        description: `How many ${noun} match in all (counted only when asked for).`,
+        resolve: (connection) => (connection as { totalCount: () => Promise<number> }).totalCount(),
+      }),
+    }),
   };
 }
