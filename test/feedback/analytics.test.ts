@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { SUBMIT_MUTATIONS, type TestApp, useTestApp } from "../support/app.js";
+import { Prng } from "../support/prng.js";
 
 /**
  * feedbackStats, feedbackTimeSeries and compareModelVersions against figures computed here, in
@@ -11,29 +12,6 @@ import { SUBMIT_MUTATIONS, type TestApp, useTestApp } from "../support/app.js";
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-// ---------------------------------------------------------------------------------------------
-// Seeded PRNG (mulberry32), so the dataset and every expected figure are the same on each run.
-
-function createRng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    chance: (probability: number) => next() < probability,
-    pick<T>(items: readonly T[]): T {
-      const item = items[Math.floor(next() * items.length)];
-      if (item === undefined) throw new Error("pick from an empty list");
-      return item;
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The domain, restated: kinds, sources, rating scales and the sentiment rules of the spec.
@@ -261,7 +239,8 @@ interface Dataset {
 }
 
 function generate(seed: number): Dataset {
-  const rng = createRng(seed);
+  // Seeded, so the dataset and every expected figure are the same on each run.
+  const rng = new Prng(seed);
   const interactions: GenInteraction[] = [];
   for (const day of ACTIVE_DAYS) {
     const models = [V1, V2, ...(rng.chance(0.5) ? [OTHER] : [])];
