@@ -112,6 +112,8 @@ export interface HttpRequest {
    * GET, HEAD, PUT and DELETE; a POST is idempotent only when it carries its own idempotency key.
    */
   idempotent?: boolean;
+  /** Leave out the client's default headers (e.g. a token exchange that must not carry auth). */
+  withoutDefaultHeaders?: boolean;
   signal?: AbortSignal;
 }
 
@@ -274,6 +276,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     pathForErrors: string,
     init: RequestInit,
     signal: AbortSignal | undefined,
+    defaultHeaders = true,
   ): Promise<{ response: Response; text: string }> {
     const started = performance.now();
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -291,7 +294,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         let response: Response;
         let text: string;
         try {
-          const headers = new Headers(await options.headers?.());
+          const headers = new Headers(defaultHeaders ? await options.headers?.() : undefined);
           for (const [name, value] of new Headers(init.headers)) headers.set(name, value);
           response = await doFetch(target, { ...init, headers, signal: combined });
           text = await response.text();
@@ -376,6 +379,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           req.path,
           { method, headers, body },
           req.signal,
+          !req.withoutDefaultHeaders,
         );
         const parsed = parseBody(response, text);
         if (response.ok)
