@@ -101,6 +101,8 @@ export interface FakeLangSmith {
     datasets: Map<string, LsmDataset>;
     examples: Map<string, LsmExample>;
     feedbackConfigs: Map<string, LsmFeedbackConfig>;
+    /** Raw bodies of every feedback create, as sent (for wire-level assertions). */
+    feedbackBodies: Record<string, unknown>[];
   };
   addProject(name: string): LsmProject;
   addRun(project: LsmProject, run: Partial<LsmRun> & { start_time: string }): LsmRun;
@@ -127,6 +129,7 @@ export async function startFakeLangSmith(
     datasets: new Map(),
     examples: new Map(),
     feedbackConfigs: new Map(),
+    feedbackBodies: [],
   };
   const iso = () => new Date().toISOString();
   const detail = (status: number, message: unknown) =>
@@ -225,6 +228,7 @@ export async function startFakeLangSmith(
       pattern: /^\/feedback$/,
       run: (request) => {
         const body = json(request);
+        state.feedbackBodies.push(body);
         only(body, [
           "id",
           "run_id",

@@ -62,6 +62,12 @@ describe("LangSmith through the official SDK against the fake", () => {
         metadata: { annotator: "user:pseudonym", loopgate_feedback_id: feedbackId },
       },
     });
+    // Pushing feedback must not silently upgrade the trace to extended (billed) retention.
+    expect(fake.state.feedbackBodies.find((b) => b.id === feedbackId)).toMatchObject({
+      extend_trace_retention: false,
+      session_id: project.id,
+      start_time: run.start_time,
+    });
     const post = fake.server.requests.find((r) => r.method === "POST" && r.path === "/feedback")!;
     expect(post.headers["x-api-key"]).toBe(fake.apiKey);
   });
