@@ -278,6 +278,10 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     signal: AbortSignal | undefined,
     defaultHeaders = true,
   ): Promise<{ response: Response; text: string }> {
+    // Computed before the breaker and the timeout: a failing token exchange is its own error
+    // (with its own status), not a network failure of this request.
+    const headers = new Headers(defaultHeaders ? await options.headers?.() : undefined);
+    for (const [name, value] of new Headers(init.headers)) headers.set(name, value);
     const started = performance.now();
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -294,8 +298,6 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         let response: Response;
         let text: string;
         try {
-          const headers = new Headers(defaultHeaders ? await options.headers?.() : undefined);
-          for (const [name, value] of new Headers(init.headers)) headers.set(name, value);
           response = await doFetch(target, { ...init, headers, signal: combined });
           text = await response.text();
         } catch (error) {

@@ -226,6 +226,26 @@ describe("Argilla client against the fake", () => {
   });
 });
 
+describe("timeouts against the Argilla fake", () => {
+  it("a timed-out upsert is repeated (PUT by external_id) and stores each record once", async () => {
+    const patient = createArgillaClient({
+      baseUrl: argilla.url,
+      apiKey: "argilla.apikey",
+      timeoutMs: 150,
+      sleep: async () => {},
+    });
+    const dataset = await reviewDataset("timeouts");
+    argilla.server.inject({ fault: { kind: "delay", ms: 400 }, times: 1, path: "/records/bulk" });
+    await patient.upsertRecords(dataset.id, items(20, "slow"));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const stored = [...argilla.state.records.values()].filter((r) => r.dataset_id === dataset.id);
+    expect(stored).toHaveLength(20);
+    expect(
+      argilla.server.requests.filter((r) => r.path.endsWith(`${dataset.id}/records/bulk`)),
+    ).toHaveLength(2);
+  });
+});
+
 describe("the Argilla fake refuses what Argilla refuses", () => {
   const raw = (method: string, path: string, body?: unknown, key = "argilla.apikey") =>
     fetch(`${argilla.url}${path}`, {

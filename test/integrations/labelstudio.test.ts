@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpTimeoutError } from "../../src/integrations/http.js";
 import {
   createLabelStudioClient,
   isPersonalAccessToken,
@@ -161,6 +162,22 @@ describe("Personal Access Tokens (JWT)", () => {
     expect(ls.state.refreshes - refreshesBefore).toBe(2);
   });
 
+  it("reports a rejected PAT as the exchange's 401, after one attempt", async () => {
+    const pat = ls.createPersonalAccessToken();
+    const [head, body] = pat.split(".");
+    const forged = `${head}.${body}.${"A".repeat(43)}`;
+    const refreshes = ls.server.requests.filter((r) => r.path === "/api/token/refresh/").length;
+    const error = (await createLabelStudioClient({ baseUrl: ls.url, apiKey: forged })
+      .listProjects()
+      .catch((e: unknown) => e)) as LabelStudioApiError;
+    expect(error).toBeInstanceOf(LabelStudioApiError);
+    expect(error.status).toBe(401);
+    expect(error.detail).toBe("Token is invalid or expired");
+    expect(ls.server.requests.filter((r) => r.path === "/api/token/refresh/").length).toBe(
+      refreshes + 1,
+    );
+  });
+
   it("refuses a bad token, a PAT used as a Bearer token, and disabled legacy tokens", async () => {
     const bad = createLabelStudioClient({ baseUrl: ls.url, apiKey: "not-a-token" });
     const error = (await bad.listProjects().catch((e: unknown) => e)) as LabelStudioApiError;
@@ -185,6 +202,34 @@ describe("Personal Access Tokens (JWT)", () => {
     } finally {
       await noLegacy.close();
     }
+  });
+});
+
+describe("timeouts against the Label Studio fake", () => {
+  it("retries a timed-out listing, but not a timed-out import, which may have landed", async () => {
+    const patient = createLabelStudioClient({
+      baseUrl: ls.url,
+      apiKey: ls.legacyToken,
+      timeoutMs: 150,
+      sleep: async () => {},
+    });
+    const project = await patient.createProject({
+      title: "Timeouts",
+      label_config: ratingConfig(),
+    });
+    ls.server.inject({ fault: { kind: "delay", ms: 400 }, times: 1, path: "/api/tasks/" });
+    expect((await patient.listTasks(project.id)).total).toBe(0);
+    ls.server.inject({ fault: { kind: "delay", ms: 400 }, times: 1, path: "/import" });
+    await expect(patient.importTasks(project.id, ratingTasks(2))).rejects.toBeInstanceOf(
+      HttpTimeoutError,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The server finished the import after we gave up: only a backfill (by meta ids) can tell.
+    const landed = [...ls.state.tasks.values()].filter((t) => t.project === project.id);
+    expect(landed).toHaveLength(2);
+    expect(
+      ls.server.requests.filter((r) => r.path === `/api/projects/${project.id}/import`),
+    ).toHaveLength(1);
   });
 });
 

@@ -145,6 +145,8 @@ export interface LabelStudioClient {
   deleteWebhook(id: number): Promise<void>;
 }
 
+const REFRESH_PATH = "/api/token/refresh/";
+
 /** A Personal Access Token is a JWT with an `exp` claim; anything else is a legacy token. */
 export function isPersonalAccessToken(key: string): boolean {
   const parts = key.split(".");
@@ -179,7 +181,7 @@ export function createLabelStudioClient(options: LabelStudioClientOptions): Labe
     if (access && access.expiresAt - 30_000 > now()) return access.token;
     const response = await http.request<{ access: string }>({
       method: "POST",
-      path: "/api/token/refresh/",
+      path: REFRESH_PATH,
       json: { refresh: apiKey },
       // Minting another access token is harmless; the exchange itself carries no Authorization.
       idempotent: true,
@@ -204,7 +206,12 @@ export function createLabelStudioClient(options: LabelStudioClientOptions): Labe
       return (await http.request<T>(req)).body;
     } catch (error) {
       // An access token revoked or expired early: refresh once and repeat.
-      if (authMode === "jwt" && error instanceof LabelStudioApiError && error.status === 401) {
+      if (
+        authMode === "jwt" &&
+        error instanceof LabelStudioApiError &&
+        error.status === 401 &&
+        error.path !== REFRESH_PATH
+      ) {
         access = undefined;
         return (await http.request<T>(req)).body;
       }
