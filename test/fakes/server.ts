@@ -69,6 +69,11 @@ export interface FakeServer {
   /** Queue a fault for the next matching requests. */
   inject(rule: FaultRule): void;
   clearFaults(): void;
+  /**
+   * A fixed-window rate limit over all requests, as the real services apply per key: over the
+   * limit, 429 with `Retry-After` (whole seconds until the window ends). `undefined` lifts it.
+   */
+  setRateLimit(limit: { requests: number; windowMs: number } | undefined): void;
   close(): Promise<void>;
 }
 
@@ -92,6 +97,9 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
   const requests: RecordedRequest[] = [];
   let rules: FaultRule[] = [];
   let idle: NodeJS.Timeout | undefined;
+  let rateLimit: { requests: number; windowMs: number } | undefined;
+  let windowStart = 0;
+  let windowCount = 0;
   const idleMs = options.idleMs ?? 60_000;
 
   function takeFault(method: string, path: string): Fault | undefined {
@@ -142,6 +150,24 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
       record(0);
       req.socket.destroy();
       return;
+    }
+    if (rateLimit) {
+      const now = Date.now();
+      if (now - windowStart >= rateLimit.windowMs) {
+        windowStart = now;
+        windowCount = 0;
+      }
+      windowCount += 1;
+      if (windowCount > rateLimit.requests) {
+        const waitSeconds = Math.max(1, Math.ceil((windowStart + rateLimit.windowMs - now) / 1000));
+        record(429);
+        send(res, {
+          status: 429,
+          body: options.errorBody(429, "Too Many Requests"),
+          headers: { "retry-after": String(waitSeconds) },
+        });
+        return;
+      }
     }
     if (fault?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, fault.ms));
     if (fault?.kind === "status") {
@@ -207,6 +233,11 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
     inject: (rule) => rules.push({ ...rule }),
     clearFaults: () => {
       rules = [];
+    },
+    setRateLimit: (limit) => {
+      rateLimit = limit;
+      windowStart = 0;
+      windowCount = 0;
     },
     close,
   };

@@ -172,6 +172,25 @@ describe("Retry-After", () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it("gets every request through a rate-limited server by waiting as told", async () => {
+    server.setRateLimit({ requests: 3, windowMs: 1000 });
+    try {
+      const http = client({ retry: { maxAttempts: 3 } });
+      const results = [];
+      for (let i = 0; i < 5; i++)
+        results.push((await http.request({ method: "GET", path: "/x" })).status);
+      expect(results).toEqual([200, 200, 200, 200, 200]);
+      const limited = server.requests.filter((r) => r.status === 429);
+      expect(limited.length).toBeGreaterThanOrEqual(1);
+      // The retry after a 429 arrived no earlier than the server asked.
+      const firstLimited = server.requests.findIndex((r) => r.status === 429);
+      const retried = server.requests[firstLimited + 1]!;
+      expect(retried.at - server.requests[firstLimited]!.at).toBeGreaterThanOrEqual(900);
+    } finally {
+      server.setRateLimit(undefined);
+    }
+  });
+
   it("really waits with the default sleep (the server sees the gap)", async () => {
     server.inject({ fault: { kind: "status", status: 429, retryAfter: "1" }, times: 1 });
     await client().request({ method: "GET", path: "/x" });
