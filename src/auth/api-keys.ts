@@ -4,9 +4,9 @@ import { z } from "zod";
 import type { Clock } from "../clock.js";
 import { allScopes, type Scope } from "../context.js";
 import { NotFoundError } from "../errors.js";
-import { parseInput } from "../feedback/inputs.js";
-import type { ApiKeyDoc } from "../feedback/model.js";
+import type { ApiKeyDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
+import { parseInput } from "../validation.js";
 
 export interface CreatedApiKey {
   readonly apiKey: ApiKeyDoc;

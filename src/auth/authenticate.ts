@@ -1,7 +1,7 @@
 import type { Principal, Scope } from "../context.js";
 import { anonymous } from "../context.js";
-import { FEEDBACK_TOKEN_PREFIX, type FeedbackTokens } from "../feedback/tokens.js";
 import type { ApiKeyService } from "./api-keys.js";
+import { FEEDBACK_TOKEN_PREFIX, type FeedbackTokens } from "./feedback-tokens.js";
 
 /** A credential was presented but is not valid (unknown, revoked, forged, tampered or expired). */
 export class AuthenticationError extends Error {

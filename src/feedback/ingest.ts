@@ -1,19 +1,12 @@
 import { ObjectId } from "mongodb";
 import type { Clock } from "../clock.js";
+import type { ConflictService } from "../conflicts/service.js";
 import type { Principal } from "../context.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
-import { isDuplicateKeyOn } from "../store/errors.js";
-import type { Collections } from "../store/mongo.js";
-import type { ConflictService } from "./conflicts.js";
-import type { DomainEvents } from "./events.js";
-import { parseObjectId } from "./filters.js";
-import {
-  type FeedbackInputs,
-  feedbackInputs,
-  type ParsedFeedbackInputs,
-  parseInput,
-} from "./inputs.js";
-import type { FeedbackKeyService } from "./keys.js";
+import type { DomainEvents } from "../events.js";
+import type { PayloadHasher } from "../privacy/payload-hash.js";
+import type { Pseudonymizer } from "../privacy/pseudonym.js";
+import type { Redactor } from "../privacy/redaction.js";
 import type {
   ComparisonSide,
   ConflictDoc,
@@ -23,10 +16,13 @@ import type {
   FeedbackKind,
   InteractionDoc,
   RedactionCounts,
-} from "./model.js";
-import type { PayloadHasher } from "./payload-hash.js";
-import type { Pseudonymizer } from "./pseudonym.js";
-import type { Redactor } from "./redaction.js";
+} from "../store/documents.js";
+import { isDuplicateKeyOn } from "../store/errors.js";
+import type { Collections } from "../store/mongo.js";
+import { parseInput } from "../validation.js";
+import { parseObjectId } from "./filter.js";
+import { type FeedbackInputs, feedbackInputs, type ParsedFeedbackInputs } from "./inputs.js";
+import type { FeedbackKeyService } from "./keys.js";
 import { normalizeRating, sentimentOf, supersedesEarlier } from "./sentiment.js";
 import type { SummaryService } from "./summary-service.js";
 

@@ -1,7 +1,7 @@
+import type { FeedbackDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginate } from "../store/pagination.js";
-import { type FeedbackFilter, resolveFeedbackQuery } from "./filters.js";
-import type { FeedbackDoc } from "./model.js";
+import { type FeedbackFilter, resolveFeedbackQuery } from "./filter.js";
 
 export interface FeedbackReadService {
   list(filter: FeedbackFilter, page: PageArgs): Promise<Page<FeedbackDoc>>;

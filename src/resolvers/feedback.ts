@@ -1,8 +1,7 @@
 import type { InputFieldBuilder } from "@pothos/core";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
-import type { FeedbackFilter } from "../feedback/filters.js";
+import type { FeedbackFilter } from "../feedback/filter.js";
 import type { FeedbackSubmission } from "../feedback/ingest.js";
-import type { FeedbackDoc, FeedbackKind } from "../feedback/model.js";
 import { type BuilderTypes, builder } from "../schema/builder.js";
 import { countedConnection, localId, toConnection, withoutNulls } from "../schema/common.js";
 import {
@@ -17,6 +16,7 @@ import {
 } from "../schema/enums.js";
 import { FeedbackFilterInput, FeedbackInterface, feedbackTypeNames } from "../schema/feedback.js";
 import { SubmitFeedbackPayload } from "../schema/payloads.js";
+import type { FeedbackDoc, FeedbackKind } from "../store/documents.js";
 
 const feedbackTypenames = Object.values(feedbackTypeNames);
 

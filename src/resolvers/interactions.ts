@@ -1,19 +1,19 @@
+import type { FeedbackTokens } from "../auth/feedback-tokens.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
-import type { RecordInteractionInput as ServiceInput } from "../feedback/inputs.js";
-import type { InteractionDoc } from "../feedback/model.js";
-import type { FeedbackTokens } from "../feedback/tokens.js";
+import type { RecordInteractionInput as ServiceInput } from "../interactions/inputs.js";
 import { builder } from "../schema/builder.js";
 import { countedConnection, localId, toConnection, withoutNulls } from "../schema/common.js";
 import {
   InteractionFilterInput,
   InteractionRef,
   RecordInteractionInput,
-} from "../schema/interaction.js";
+} from "../schema/interactions.js";
 import {
   FeedbackTokenPayload,
   RecordInteractionPayload,
   RecordInteractionsPayload,
 } from "../schema/payloads.js";
+import type { InteractionDoc } from "../store/documents.js";
 
 const RecordInteractionResult = builder.errorUnion("RecordInteractionResult", {
   description: "The stored interaction, or why nothing was stored.",

@@ -1,6 +1,6 @@
 import type { Principal } from "../context.js";
-import type { ErasureReport } from "../feedback/erasure.js";
-import type { ApiKeyDoc, ConflictDoc, FeedbackDoc, FeedbackKeyDoc } from "../feedback/model.js";
+import type { ErasureReport } from "../privacy/erasure.js";
+import type { ApiKeyDoc, ConflictDoc, FeedbackDoc, FeedbackKeyDoc } from "../store/documents.js";
 import { loadAll } from "../store/loaders.js";
 import { builder } from "./builder.js";
 import { ModelRefType } from "./common.js";
@@ -14,7 +14,7 @@ import {
   ScopeEnum,
 } from "./enums.js";
 import { FeedbackInterface } from "./feedback.js";
-import { InteractionRef } from "./interaction.js";
+import { InteractionRef } from "./interactions.js";
 
 export const ApiKeyType = builder.objectRef<ApiKeyDoc>("ApiKey").implement({
   description: "An API key. Only a hash is stored; the key itself is shown once, at creation.",

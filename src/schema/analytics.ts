@@ -3,14 +3,14 @@ import type {
   StatsGroup,
   TimeBucket,
   VersionComparison,
-} from "../feedback/analytics.js";
+} from "../analytics/service.js";
 import {
   type FailureCategory,
   type FeedbackKind,
   type FeedbackSource,
   feedbackKinds,
   type Sentiment,
-} from "../feedback/model.js";
+} from "../store/documents.js";
 import { builder } from "./builder.js";
 import {
   FailureCategoryEnum,

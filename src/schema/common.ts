@@ -7,7 +7,7 @@ import type {
   RedactionCounts,
   TokenUsage,
   TraceRef,
-} from "../feedback/model.js";
+} from "../store/documents.js";
 import type { Page } from "../store/pagination.js";
 import { type BuilderTypes, builder } from "./builder.js";
 

@@ -1,5 +1,5 @@
-import { statsGroupings, timeIntervals } from "../feedback/analytics.js";
-import { erasureModes } from "../feedback/erasure.js";
+import { statsGroupings, timeIntervals } from "../analytics/service.js";
+import { erasureModes } from "../privacy/erasure.js";
 import { builder } from "./builder.js";
 
 /**

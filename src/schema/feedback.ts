@@ -1,6 +1,6 @@
 import type { ObjectFieldsShape } from "@pothos/core";
 import { ValidationError } from "../errors.js";
-import type { ComparisonSide, FeedbackDoc, FeedbackKind } from "../feedback/model.js";
+import type { ComparisonSide, FeedbackDoc, FeedbackKind } from "../store/documents.js";
 import { loadAll } from "../store/loaders.js";
 import { type BuilderTypes, builder } from "./builder.js";
 import { ModelRefType, RedactionCountsType, TimeRangeInput } from "./common.js";
@@ -15,7 +15,7 @@ import {
   ImplicitSignalEnum,
   SentimentEnum,
 } from "./enums.js";
-import { InteractionRef } from "./interaction.js";
+import { InteractionRef } from "./interactions.js";
 
 export const FeedbackInterface = builder.interfaceRef<FeedbackDoc>("Feedback");
 

@@ -1,9 +1,9 @@
-import type { ConflictDoc, FeedbackDoc, InteractionDoc } from "../feedback/model.js";
+import type { ConflictDoc, FeedbackDoc, InteractionDoc } from "../store/documents.js";
 import { loadAll } from "../store/loaders.js";
 import { ConflictRef } from "./admin.js";
 import { builder } from "./builder.js";
 import { FeedbackInterface, readOrBound } from "./feedback.js";
-import { InteractionRef } from "./interaction.js";
+import { InteractionRef } from "./interactions.js";
 
 export class FeedbackTokenPayload {
   constructor(

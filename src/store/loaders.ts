@@ -1,6 +1,6 @@
 import DataLoader from "dataloader";
 import { ObjectId } from "mongodb";
-import type { ConflictDoc, FeedbackDoc, InteractionDoc } from "../feedback/model.js";
+import type { ConflictDoc, FeedbackDoc, InteractionDoc } from "./documents.js";
 import type { Collections } from "./mongo.js";
 
 /**

@@ -8,8 +8,8 @@ import { type ApiKeyService, createApiKeyService } from "../../src/auth/api-keys
 import { BootstrapError, ensureBootstrapKey } from "../../src/auth/bootstrap.js";
 import { systemClock } from "../../src/clock.js";
 import type { Scope } from "../../src/context.js";
-import type { ApiKeyDoc } from "../../src/feedback/model.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
+import type { ApiKeyDoc } from "../../src/store/documents.js";
 import { indexDeclarations } from "../../src/store/schema.js";
 import { type GraphQLResponse, recordInteraction, useTestApp } from "../support/app.js";
 import { uniqueDbName, useTestDatabase } from "../support/mongo.js";

@@ -1,8 +1,8 @@
 import { ObjectId } from "mongodb";
 import { describe, expect, it } from "vitest";
-import { createDomainEvents, MAX_PENDING_EVENTS } from "../../src/feedback/events.js";
-import type { FeedbackDoc, InteractionDoc } from "../../src/feedback/model.js";
+import { createDomainEvents, MAX_PENDING_EVENTS } from "../../src/events.js";
 import { emptySummary } from "../../src/feedback/summary.js";
+import type { FeedbackDoc, InteractionDoc } from "../../src/store/documents.js";
 import {
   interactionInput,
   RECORD,

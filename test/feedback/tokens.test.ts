@@ -2,8 +2,8 @@ import { createHmac, randomBytes } from "node:crypto";
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { ObjectId } from "mongodb";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createFeedbackTokens } from "../../src/auth/feedback-tokens.js";
 import { createManualClock } from "../../src/clock.js";
-import { createFeedbackTokens } from "../../src/feedback/tokens.js";
 import {
   type FeedbackKindName,
   type GraphQLResponse,

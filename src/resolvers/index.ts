@@ -1,21 +1,21 @@
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
-import { builder } from "./builder.js";
+import { builder } from "../schema/builder.js";
 // Type files and root fields register themselves on the builder when imported; the order only
 // matters for readability of the printed schema, which is sorted anyway.
-import "./errors.js";
-import "./enums.js";
-import "./common.js";
+import "../schema/errors.js";
+import "../schema/enums.js";
+import "../schema/common.js";
+import "../schema/system.js";
+import "../schema/interactions.js";
+import "../schema/feedback.js";
+import "../schema/analytics.js";
+import "../schema/admin.js";
+import "../schema/payloads.js";
 import "./system.js";
-import "./interaction.js";
+import "./interactions.js";
 import "./feedback.js";
 import "./analytics.js";
 import "./admin.js";
-import "./payloads.js";
-import "../resolvers/system.js";
-import "../resolvers/interactions.js";
-import "../resolvers/feedback.js";
-import "../resolvers/analytics.js";
-import "../resolvers/admin.js";
 
 let schema: GraphQLSchema | undefined;
 

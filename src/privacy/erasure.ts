@@ -1,12 +1,12 @@
 import { type AnyBulkWriteOperation, ObjectId } from "mongodb";
 import { z } from "zod";
 import type { Clock } from "../clock.js";
+import type { ConflictService } from "../conflicts/service.js";
+import type { SummaryService } from "../feedback/summary-service.js";
+import type { FeedbackDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
-import type { ConflictService } from "./conflicts.js";
-import { parseInput } from "./inputs.js";
-import type { FeedbackDoc } from "./model.js";
+import { parseInput } from "../validation.js";
 import type { Pseudonymizer } from "./pseudonym.js";
-import type { SummaryService } from "./summary-service.js";
 
 export const erasureModes = ["delete", "anonymize"] as const;
 export type ErasureMode = (typeof erasureModes)[number];

@@ -1,12 +1,17 @@
 import type { ObjectId } from "mongodb";
 import type { Clock } from "../clock.js";
 import { NotFoundError } from "../errors.js";
+import { parseObjectId } from "../feedback/filter.js";
+import type {
+  ConflictDecision,
+  ConflictDoc,
+  ConflictStatus,
+  FeedbackDoc,
+} from "../store/documents.js";
 import { isDuplicateKeyOn } from "../store/errors.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginateBy } from "../store/pagination.js";
-import { detectDisagreement } from "./conflicts-detect.js";
-import { parseObjectId } from "./filters.js";
-import type { ConflictDecision, ConflictDoc, ConflictStatus, FeedbackDoc } from "./model.js";
+import { detectDisagreement } from "./detect.js";
 
 export interface ConflictService {
   /**

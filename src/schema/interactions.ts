@@ -1,4 +1,4 @@
-import type { InteractionDoc } from "../feedback/model.js";
+import type { InteractionDoc } from "../store/documents.js";
 import { loadAll } from "../store/loaders.js";
 import { builder } from "./builder.js";
 import {

@@ -1,16 +1,16 @@
 import type { Document } from "mongodb";
-import { errorFunction } from "simple-statistics";
 import { ValidationError } from "../errors.js";
-import type { Collections } from "../store/mongo.js";
 import {
   type FeedbackFilter,
   feedbackQuery,
-  interactionQuery,
   parseObjectId,
   resolveFeedbackQuery,
-} from "./filters.js";
-import { type FeedbackKind, feedbackKinds } from "./model.js";
-import { judgementKinds } from "./sentiment.js";
+} from "../feedback/filter.js";
+import { judgementKinds } from "../feedback/sentiment.js";
+import { interactionQuery } from "../interactions/filter.js";
+import { type FeedbackKind, feedbackKinds } from "../store/documents.js";
+import type { Collections } from "../store/mongo.js";
+import { type ProportionTest, twoProportionTest } from "./statistics.js";
 
 export const statsGroupings = [
   "none",
@@ -72,20 +72,11 @@ export interface TimeBucket extends StatsBucket {
   readonly end: Date;
 }
 
-export interface VersionComparison {
+export interface VersionComparison extends ProportionTest {
   readonly modelId: string | null;
   readonly baseline: StatsBucket;
   readonly candidate: StatsBucket;
-  /** candidate − baseline positive rate, in absolute terms (0.05 = five points better). */
-  readonly positiveRateDifference: number | null;
-  /** Two-sided two-proportion z-test. */
-  readonly zScore: number | null;
-  readonly pValue: number | null;
   readonly confidenceLevel: number;
-  /** Interval for the difference at `confidenceLevel` (unpooled standard error). */
-  readonly differenceLow: number | null;
-  readonly differenceHigh: number | null;
-  readonly significant: boolean;
   /** Each side has at least MIN_SAMPLE judgements; below that the test says little. */
   readonly sufficientData: boolean;
 }
@@ -447,72 +438,4 @@ export function alignStart(date: Date, interval: TimeInterval): number {
   if (interval === "day") return start.getTime();
   const daysSinceMonday = (start.getUTCDay() + 6) % 7;
   return start.getTime() - daysSinceMonday * intervalMs.day;
-}
-
-/**
- * Standard normal CDF from simple-statistics' error function (accurate to ~1e-7); its
- * `cumulativeStdNormalProbability` is a two-decimal table and its `probit` is off in the third
- * decimal, both too coarse for p-values and interval bounds.
- */
-export function normalCdf(z: number): number {
-  return 0.5 * (1 + errorFunction(z / Math.SQRT2));
-}
-
-/** Inverse of the standard normal CDF by bisection. */
-function normalQuantile(probability: number): number {
-  let low = -10;
-  let high = 10;
-  for (let step = 0; step < 100; step++) {
-    const middle = (low + high) / 2;
-    if (normalCdf(middle) < probability) low = middle;
-    else high = middle;
-  }
-  return (low + high) / 2;
-}
-
-export function twoProportionTest(
-  baseline: { successes: number; trials: number },
-  candidate: { successes: number; trials: number },
-  confidenceLevel: number,
-): Pick<
-  VersionComparison,
-  | "positiveRateDifference"
-  | "zScore"
-  | "pValue"
-  | "differenceLow"
-  | "differenceHigh"
-  | "significant"
-> {
-  if (baseline.trials === 0 || candidate.trials === 0) {
-    return {
-      positiveRateDifference: null,
-      zScore: null,
-      pValue: null,
-      differenceLow: null,
-      differenceHigh: null,
-      significant: false,
-    };
-  }
-  const p1 = baseline.successes / baseline.trials;
-  const p2 = candidate.successes / candidate.trials;
-  const difference = p2 - p1;
-  const pooled = (baseline.successes + candidate.successes) / (baseline.trials + candidate.trials);
-  const pooledError = Math.sqrt(
-    pooled * (1 - pooled) * (1 / baseline.trials + 1 / candidate.trials),
-  );
-  const zScore = pooledError === 0 ? 0 : difference / pooledError;
-  const pValue =
-    pooledError === 0 ? 1 : Math.min(1, Math.max(0, 2 * (1 - normalCdf(Math.abs(zScore)))));
-  const unpooledError = Math.sqrt(
-    (p1 * (1 - p1)) / baseline.trials + (p2 * (1 - p2)) / candidate.trials,
-  );
-  const critical = normalQuantile(1 - (1 - confidenceLevel) / 2);
-  return {
-    positiveRateDifference: difference,
-    zScore,
-    pValue,
-    differenceLow: difference - critical * unpooledError,
-    differenceHigh: difference + critical * unpooledError,
-    significant: pValue < 1 - confidenceLevel,
-  };
 }

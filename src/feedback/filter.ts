@@ -1,6 +1,11 @@
 import { type Filter, ObjectId } from "mongodb";
 import { ValidationError } from "../errors.js";
-import type { Collections } from "../store/mongo.js";
+import {
+  interactionQuery,
+  searchTerms,
+  type TimeRange,
+  timeRange,
+} from "../interactions/filter.js";
 import type {
   FailureCategory,
   FeedbackDoc,
@@ -9,26 +14,8 @@ import type {
   FlagCategory,
   InteractionDoc,
   Sentiment,
-} from "./model.js";
-
-export interface TimeRange {
-  readonly from?: Date | null;
-  readonly to?: Date | null;
-}
-
-/** What analysts can narrow interactions by; every field maps onto an indexed path. */
-export interface InteractionFilter {
-  readonly createdAt?: TimeRange | null;
-  readonly modelId?: string | null;
-  readonly modelVersion?: string | null;
-  readonly sessionId?: string | null;
-  /** The pseudonymous user id, as shown in results. */
-  readonly userId?: string | null;
-  readonly traceRunId?: string | null;
-  readonly hasCorrection?: boolean | null;
-  readonly flagged?: boolean | null;
-  readonly search?: string | null;
-}
+} from "../store/documents.js";
+import type { Collections } from "../store/mongo.js";
 
 export interface FeedbackFilter {
   readonly createdAt?: TimeRange | null;
@@ -63,17 +50,6 @@ export interface FeedbackFilter {
  */
 export const SEARCH_MATCH_LIMIT = 10_000;
 
-function timeRange(range: TimeRange | null | undefined, path: string) {
-  if (!range) return undefined;
-  const bounds: { $gte?: Date; $lt?: Date } = {};
-  if (range.from) bounds.$gte = range.from;
-  if (range.to) bounds.$lt = range.to;
-  if (range.from && range.to && range.from >= range.to) {
-    throw new ValidationError([{ path: `${path}.to`, message: "must be later than from" }]);
-  }
-  return Object.keys(bounds).length > 0 ? bounds : undefined;
-}
-
 export function parseObjectId(value: string, path: string): ObjectId {
   if (!/^[0-9a-fA-F]{24}$/.test(value)) {
     throw new ValidationError([
@@ -81,37 +57,6 @@ export function parseObjectId(value: string, path: string): ObjectId {
     ]);
   }
   return new ObjectId(value);
-}
-
-function searchTerms(search: string | null | undefined): string | undefined {
-  const trimmed = search?.trim();
-  if (!trimmed) return undefined;
-  if (trimmed.length > 500) {
-    throw new ValidationError([
-      { path: "filter.search", message: "must be at most 500 characters" },
-    ]);
-  }
-  return trimmed;
-}
-
-export function interactionQuery(filter: InteractionFilter = {}): Filter<InteractionDoc> {
-  const query: Filter<InteractionDoc> = {};
-  const created = timeRange(filter.createdAt, "filter.createdAt");
-  if (created) query.createdAt = created;
-  if (filter.modelId) query["model.id"] = filter.modelId;
-  if (filter.modelVersion) query["model.version"] = filter.modelVersion;
-  if (filter.sessionId) query.sessionId = filter.sessionId;
-  if (filter.userId) query.userId = filter.userId;
-  if (filter.traceRunId) query["trace.runId"] = filter.traceRunId;
-  if (filter.hasCorrection !== null && filter.hasCorrection !== undefined) {
-    query["feedbackSummary.hasCorrection"] = filter.hasCorrection;
-  }
-  if (filter.flagged !== null && filter.flagged !== undefined) {
-    query["feedbackSummary.flagged"] = filter.flagged;
-  }
-  const search = searchTerms(filter.search);
-  if (search) query.$text = { $search: search };
-  return query;
 }
 
 /** A filter list longer than this is a mistake or an attack, not an analyst's question. */
