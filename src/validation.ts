@@ -1,6 +1,7 @@
 import { ObjectId } from "mongodb";
 import { z } from "zod";
 import { type FieldProblem, ValidationError } from "./errors.js";
+import { hexToObjectId } from "./ids.js";
 
 /**
  * Input shapes of the feedback API, validated in the service layer so that GraphQL, jobs and the
@@ -10,10 +11,21 @@ export const LONG_TEXT = 100_000;
 export const SHORT_TEXT = 10_000;
 export const ID_TEXT = 256;
 
-export const objectIdString = z
-  .string()
-  .refine((value) => ObjectId.isValid(value) && /^[0-9a-fA-F]{24}$/.test(value), {
-    message: "must be an id returned by Loopgate (24 hexadecimal characters)",
+/**
+ * An id in the domain: an ObjectId (as the GraphQL edge passes it, see ids.ts) or, for jobs and
+ * the CLI, its 24-hex string. Either way the service sees an ObjectId.
+ */
+export const objectIdInput = z
+  .union([z.instanceof(ObjectId), z.string()])
+  .transform((value, ctx): ObjectId => {
+    if (value instanceof ObjectId) return value;
+    const id = hexToObjectId(value);
+    if (id) return id;
+    ctx.addIssue({
+      code: "custom",
+      message: "must be an id returned by Loopgate (24 hexadecimal characters)",
+    });
+    return z.NEVER;
   });
 
 export const identifier = z.string().trim().min(1, "must not be empty").max(ID_TEXT);

@@ -1,14 +1,13 @@
-import type { Document } from "mongodb";
+import type { Document, Filter } from "mongodb";
 import { ValidationError } from "../errors.js";
 import {
+  type CompiledFeedbackFilter,
+  compileFeedbackFilter,
   type FeedbackFilter,
-  feedbackQuery,
-  parseObjectId,
-  resolveFeedbackQuery,
+  resolveFeedbackMatch,
 } from "../feedback/filter.js";
 import { judgementKinds } from "../feedback/sentiment.js";
-import { interactionQuery } from "../interactions/filter.js";
-import { type FeedbackKind, feedbackKinds } from "../store/documents.js";
+import { type FeedbackDoc, type FeedbackKind, feedbackKinds } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
 import { type ProportionTest, twoProportionTest } from "./statistics.js";
 
@@ -186,49 +185,23 @@ export function createAnalyticsService(deps: {
   const { collections } = deps;
 
   /**
-   * The part of a feedback filter that also describes interactions (model, session, time). Not
-   * the user: a feedback filter's userId is the rater's, so it narrows only the feedback side.
-   */
-  const interactionSide = (filter: FeedbackFilter) => ({
-    ...interactionQuery({
-      createdAt: filter.createdAt ?? null,
-      modelId: filter.modelId ?? null,
-      modelVersion: filter.modelVersion ?? null,
-      sessionId: filter.sessionId ?? null,
-    }),
-    // One interaction asked for: its rates are about it alone.
-    ...(filter.interactionId
-      ? { _id: parseObjectId(filter.interactionId, "filter.interactionId") }
-      : {}),
-  });
-
-  /**
    * Interaction-denominated rates: interactions created in the range, and which of them received
    * (matching, non-comparison) feedback at any time. `by` groups both sides the same way.
    */
   const interactionRates = async (
-    filter: FeedbackFilter,
+    compiled: CompiledFeedbackFilter,
     by: { interactions: Document | null; feedback: Document | null },
   ): Promise<Map<string, InteractionRates>> => {
-    const { createdAt, ...feedbackSide } = filter;
-    // Set only when the range has an end: an `undefined` value would reach the server as null
-    // (the driver serializes undefined as null) and match no feedback at all.
-    const interactionTime = feedbackQuery({ createdAt }).createdAt;
-    const perInteractionFeedback = {
-      ...feedbackQuery({ ...feedbackSide, createdAt: null }),
-      ...(interactionTime ? { interactionCreatedAt: interactionTime } : {}),
-      kind: { ...(feedbackQuery(feedbackSide).kind as object), $ne: "comparison" },
-    };
     const [interactionRows, feedbackRows] = await Promise.all([
       collections.interactions
         .aggregate([
-          { $match: interactionSide(filter) },
+          { $match: compiled.rates.interactions },
           { $group: { _id: by.interactions, count: { $sum: 1 } } },
         ])
         .toArray(),
       collections.feedback
         .aggregate([
-          { $match: perInteractionFeedback },
+          { $match: compiled.rates.feedback },
           {
             $group: {
               _id: { interaction: "$interactionId", group: by.feedback },
@@ -272,23 +245,23 @@ export function createAnalyticsService(deps: {
     return rates;
   };
 
-  const feedbackRows = async (filter: FeedbackFilter, groupId: Document | null) => {
-    const match = await resolveFeedbackQuery(collections, filter);
-    return collections.feedback
+  const feedbackRows = (match: Filter<FeedbackDoc>, groupId: Document | null) =>
+    collections.feedback
       .aggregate([{ $match: match }, { $group: { _id: groupId, ...feedbackAccumulators() } }])
       .toArray();
-  };
 
-  const stats: AnalyticsService["stats"] = async (filter, groupBy) => {
+  /** Grouped metrics over a compiled filter; free text is resolved once for both row sets. */
+  const statsOf = async (compiled: CompiledFeedbackFilter, groupBy: StatsGroupBy) => {
+    const match = await resolveFeedbackMatch(collections, compiled);
     const fields = groupBy === "none" ? null : groupFields[groupBy];
     const wantsRates = groupBy === "none" || groupBy === "model_version";
     const modelGroup = { modelId: "$model.id", modelVersion: "$model.version" };
     const [overallRows, groupRows, overallRates, groupRates] = await Promise.all([
-      feedbackRows(filter, null),
-      fields ? feedbackRows(filter, fields) : Promise.resolve([]),
-      interactionRates(filter, { interactions: null, feedback: null }),
+      feedbackRows(match, null),
+      fields ? feedbackRows(match, fields) : Promise.resolve([]),
+      interactionRates(compiled, { interactions: null, feedback: null }),
       groupBy === "model_version"
-        ? interactionRates(filter, { interactions: modelGroup, feedback: modelGroup })
+        ? interactionRates(compiled, { interactions: modelGroup, feedback: modelGroup })
         : Promise.resolve(new Map<string, InteractionRates>()),
     ]);
     const overall = toBucket(
@@ -316,9 +289,10 @@ export function createAnalyticsService(deps: {
   };
 
   return {
-    stats,
+    stats: (filter, groupBy) => statsOf(compileFeedbackFilter(filter), groupBy),
 
     async timeSeries(filter, interval) {
+      const compiled = compileFeedbackFilter(filter);
       const truncate = (field: string) => ({
         $dateTrunc: {
           date: field,
@@ -327,8 +301,8 @@ export function createAnalyticsService(deps: {
         },
       });
       const [rows, rates] = await Promise.all([
-        feedbackRows(filter, truncate("$createdAt")),
-        interactionRates(filter, {
+        feedbackRows(await resolveFeedbackMatch(collections, compiled), truncate("$createdAt")),
+        interactionRates(compiled, {
           interactions: truncate("$createdAt"),
           feedback: truncate("$interactionCreatedAt"),
         }),
@@ -343,8 +317,8 @@ export function createAnalyticsService(deps: {
       }
       const starts = new Set<number>([...byTime.keys(), ...ratesByTime.keys()]);
       // With both ends of the range given, empty buckets are filled in so charts have no holes.
-      const from = filter.createdAt?.from;
-      const to = filter.createdAt?.to;
+      const from = compiled.filter.createdAt?.from;
+      const to = compiled.filter.createdAt?.to;
       if (from && to) {
         const step = intervalMs[interval];
         const first = alignStart(from, interval);
@@ -400,7 +374,7 @@ export function createAnalyticsService(deps: {
         modelId,
         modelVersion: null,
       };
-      const { groups } = await stats(scoped, "model_version");
+      const { groups } = await statsOf(compileFeedbackFilter(scoped), "model_version");
       const pick = (version: string) =>
         groups.find(
           (group) => group.group.modelVersion === version && group.group.modelId === modelId,

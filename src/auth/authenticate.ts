@@ -1,5 +1,4 @@
-import type { Principal, Scope } from "../context.js";
-import { anonymous } from "../context.js";
+import { anonymous, type Principal, type Scope } from "./actor.js";
 import type { ApiKeyService } from "./api-keys.js";
 import { FEEDBACK_TOKEN_PREFIX, type FeedbackTokens } from "./feedback-tokens.js";
 
@@ -43,7 +42,7 @@ export function createAuthenticator(deps: {
     return {
       kind: "apiKey",
       scopes: new Set(apiKey.scopes),
-      keyId: apiKey._id.toHexString(),
+      keyId: apiKey._id,
       keyName: apiKey.name,
     };
   };

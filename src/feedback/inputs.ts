@@ -14,7 +14,7 @@ import {
   identifier,
   jsonObject,
   LONG_TEXT,
-  objectIdString,
+  objectIdInput,
   SHORT_TEXT,
   timestamp,
 } from "../validation.js";
@@ -39,10 +39,10 @@ const feedbackCommon = {
   idempotencyKey: idempotencyKey.optional(),
 };
 
-const onInteraction = { interactionId: objectIdString };
+const onInteraction = { interactionId: objectIdInput };
 
 const comparisonSide = z
-  .object({ interactionId: objectIdString.optional(), text: z.string().max(LONG_TEXT).optional() })
+  .object({ interactionId: objectIdInput.optional(), text: z.string().max(LONG_TEXT).optional() })
   .refine((side) => (side.interactionId === undefined) !== (side.text === undefined), {
     message: "give either interactionId or text",
   });
@@ -73,7 +73,7 @@ export const feedbackInputs = {
           message: "is required when neither side references an interaction",
         });
       }
-      if (input.a.interactionId && input.a.interactionId === input.b.interactionId) {
+      if (input.a.interactionId && input.b.interactionId?.equals(input.a.interactionId)) {
         ctx.addIssue({
           code: "custom",
           path: ["b", "interactionId"],

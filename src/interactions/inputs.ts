@@ -1,7 +1,6 @@
 import { z } from "zod";
 import {
   chatMessage,
-  ID_TEXT,
   idempotencyKey,
   identifier,
   jsonObject,

@@ -1,21 +1,23 @@
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "../schema/builder.js";
-// Type files and root fields register themselves on the builder when imported; the order only
-// matters for readability of the printed schema, which is sorted anyway.
+// Each area is one schema file (its types) and one resolvers file (its root fields); they register
+// themselves on the builder when imported. schema/ never imports resolvers/: this file joins them.
 import "../schema/errors.js";
-import "../schema/enums.js";
 import "../schema/common.js";
 import "../schema/system.js";
 import "../schema/interactions.js";
 import "../schema/feedback.js";
+import "../schema/conflicts.js";
 import "../schema/analytics.js";
-import "../schema/admin.js";
-import "../schema/payloads.js";
+import "../schema/auth.js";
+import "../schema/privacy.js";
 import "./system.js";
 import "./interactions.js";
 import "./feedback.js";
+import "./conflicts.js";
 import "./analytics.js";
-import "./admin.js";
+import "./auth.js";
+import "./privacy.js";
 
 let schema: GraphQLSchema | undefined;
 

@@ -280,7 +280,8 @@ describe("feedback tokens", () => {
       kind: "feedbackToken",
       scopes: [],
       keyName: null,
-      interactionId: hex(id),
+      // Issue 6, item 5: every id the API returns is the same form, the Relay global id.
+      interactionId: id,
     });
   });
 
@@ -401,7 +402,7 @@ describe("feedback tokens", () => {
       });
       const interactionDoc = await storedInteraction(target);
       const { token: foreign } = other.issue({
-        interactionId: hex(target),
+        interactionId: new ObjectId(hex(target)),
         ...(interactionDoc?.userId ? { userId: interactionDoc.userId } : {}),
       });
       await expectRefused(foreign, target);
