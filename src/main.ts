@@ -9,7 +9,7 @@ import { registerDomainMetrics } from "./observability/domain-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
-import { buildSchema } from "./schema/index.js";
+import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
 import type { EmbeddedMongo } from "./store/embedded/index.js";

@@ -2,11 +2,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { ObjectId } from "mongodb";
 import { z } from "zod";
 import type { Clock } from "../clock.js";
-import { allScopes, type Scope } from "../context.js";
 import { NotFoundError } from "../errors.js";
-import { parseInput } from "../feedback/inputs.js";
-import type { ApiKeyDoc } from "../feedback/model.js";
+import type { ApiKeyDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
+import { parseInput } from "../validation.js";
+import { type Actor, actorLabel, allScopes, bootstrapActor, type Scope } from "./actor.js";
 
 export interface CreatedApiKey {
   readonly apiKey: ApiKeyDoc;
@@ -15,14 +15,11 @@ export interface CreatedApiKey {
 }
 
 export interface ApiKeyService {
-  create(
-    input: { name: string; scopes: readonly Scope[] },
-    createdBy: string,
-  ): Promise<CreatedApiKey>;
+  create(input: { name: string; scopes: readonly Scope[] }, actor: Actor): Promise<CreatedApiKey>;
   /** Installs a key chosen by the operator (LOOPGATE_BOOTSTRAP_ADMIN_KEY); idempotent. */
   install(secret: string, input: { name: string; scopes: readonly Scope[] }): Promise<ApiKeyDoc>;
   list(): Promise<ApiKeyDoc[]>;
-  revoke(id: string, revokedBy: string): Promise<ApiKeyDoc>;
+  revoke(id: ObjectId, actor: Actor): Promise<ApiKeyDoc>;
   /** The active key matching a presented secret, or null. */
   authenticate(secret: string): Promise<ApiKeyDoc | null>;
   countActive(): Promise<number>;
@@ -53,11 +50,7 @@ export function createApiKeyService(deps: {
   const { collections, clock } = deps;
   const lastTouched = new Map<string, number>();
 
-  const insert = async (
-    secret: string,
-    input: { name: string; scopes: Scope[] },
-    createdBy: string,
-  ) => {
+  const insert = async (secret: string, input: { name: string; scopes: Scope[] }, actor: Actor) => {
     const apiKey: ApiKeyDoc = {
       _id: new ObjectId(),
       name: input.name,
@@ -65,34 +58,32 @@ export function createApiKeyService(deps: {
       prefix: secret.slice(0, API_KEY_PREFIX.length + 6),
       scopes: input.scopes,
       createdAt: clock.now(),
-      createdBy,
+      createdBy: actorLabel(actor),
     };
     await collections.apiKeys.insertOne(apiKey);
     return apiKey;
   };
 
   return {
-    async create(raw, createdBy) {
+    async create(raw, actor) {
       const input = parseInput(createKeyInput, raw);
       const secret = `${API_KEY_PREFIX}${randomBytes(24).toString("base64url")}`;
-      return { apiKey: await insert(secret, input, createdBy), secret };
+      return { apiKey: await insert(secret, input, actor), secret };
     },
     async install(secret, raw) {
       const input = parseInput(createKeyInput, raw);
       const existing = await collections.apiKeys.findOne({ hash: hashApiKey(secret) });
       if (existing) return existing;
-      return insert(secret, input, "bootstrap");
+      return insert(secret, input, bootstrapActor);
     },
     list: () => collections.apiKeys.find({}, { sort: { createdAt: -1 } }).toArray(),
-    async revoke(id, revokedBy) {
-      if (!ObjectId.isValid(id) || !/^[0-9a-f]{24}$/i.test(id))
-        throw new NotFoundError("ApiKey", id);
+    async revoke(id, actor) {
       const revoked = await collections.apiKeys.findOneAndUpdate(
-        { _id: new ObjectId(id) },
-        { $set: { revokedAt: clock.now(), revokedBy } },
+        { _id: id },
+        { $set: { revokedAt: clock.now(), revokedBy: actorLabel(actor) } },
         { returnDocument: "after" },
       );
-      if (!revoked) throw new NotFoundError("ApiKey", id);
+      if (!revoked) throw new NotFoundError("ApiKey", id.toHexString());
       return revoked;
     },
     async authenticate(secret) {

@@ -1,7 +1,6 @@
-import type { Principal, Scope } from "../context.js";
-import { anonymous } from "../context.js";
-import { FEEDBACK_TOKEN_PREFIX, type FeedbackTokens } from "../feedback/tokens.js";
+import { anonymous, type Principal, type Scope } from "./actor.js";
 import type { ApiKeyService } from "./api-keys.js";
+import { FEEDBACK_TOKEN_PREFIX, type FeedbackTokens } from "./feedback-tokens.js";
 
 /** A credential was presented but is not valid (unknown, revoked, forged, tampered or expired). */
 export class AuthenticationError extends Error {
@@ -43,7 +42,7 @@ export function createAuthenticator(deps: {
     return {
       kind: "apiKey",
       scopes: new Set(apiKey.scopes),
-      keyId: apiKey._id.toHexString(),
+      keyId: apiKey._id,
       keyName: apiKey.name,
     };
   };

@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../observability/logger.js";
+import { bootstrapActor } from "./actor.js";
 import type { ApiKeyService } from "./api-keys.js";
 
 export interface BootstrapOptions {
@@ -42,7 +43,7 @@ export async function ensureBootstrapKey(options: BootstrapOptions): Promise<{ f
   }
   const { secret } = await apiKeys.create(
     { name: "local admin", scopes: [...adminScopes] },
-    "bootstrap",
+    bootstrapActor,
   );
   await mkdir(options.dataDir, { recursive: true });
   const file = join(options.dataDir, "admin-key");

@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import { printSchemaSdl } from "../schema/index.js";
+import { printSchemaSdl } from "../resolvers/index.js";
 
 /** Writes schema.graphql, the committed contract CI compares against the code. */
 const target = new URL("../../schema.graphql", import.meta.url);

@@ -1,19 +1,12 @@
 import { ObjectId } from "mongodb";
+import { type Actor, actorLabel } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
-import type { Principal } from "../context.js";
+import type { ConflictService } from "../conflicts/service.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
-import { isDuplicateKeyOn } from "../store/errors.js";
-import type { Collections } from "../store/mongo.js";
-import type { ConflictService } from "./conflicts.js";
-import type { DomainEvents } from "./events.js";
-import { parseObjectId } from "./filters.js";
-import {
-  type FeedbackInputs,
-  feedbackInputs,
-  type ParsedFeedbackInputs,
-  parseInput,
-} from "./inputs.js";
-import type { FeedbackKeyService } from "./keys.js";
+import type { DomainEvents } from "../events.js";
+import type { PayloadHasher } from "../privacy/payload-hash.js";
+import type { Pseudonymizer } from "../privacy/pseudonym.js";
+import type { Redactor } from "../privacy/redaction.js";
 import type {
   ComparisonSide,
   ConflictDoc,
@@ -23,11 +16,15 @@ import type {
   FeedbackKind,
   InteractionDoc,
   RedactionCounts,
-} from "./model.js";
-import type { PayloadHasher } from "./payload-hash.js";
-import type { Pseudonymizer } from "./pseudonym.js";
-import type { Redactor } from "./redaction.js";
-import { normalizeRating, sentimentOf, supersedesEarlier } from "./sentiment.js";
+  Sentiment,
+} from "../store/documents.js";
+import { isDuplicateKeyOn } from "../store/errors.js";
+import type { Collections } from "../store/mongo.js";
+import { parseInput } from "../validation.js";
+import { type FeedbackInputs, feedbackInputs, type ParsedFeedbackInputs } from "./inputs.js";
+import type { FeedbackKeyService } from "./keys.js";
+import { type PostWriteContext, postWriteSteps, runPostWriteSteps } from "./post-write.js";
+import { normalizeRating, sentimentOf } from "./sentiment.js";
 import type { SummaryService } from "./summary-service.js";
 
 export interface SubmittedFeedback {
@@ -45,7 +42,7 @@ export type FeedbackSubmission = {
 }[FeedbackKind];
 
 export interface FeedbackIngestService {
-  submit(submission: FeedbackSubmission, principal: Principal): Promise<SubmittedFeedback>;
+  submit(submission: FeedbackSubmission, actor: Actor): Promise<SubmittedFeedback>;
 }
 
 /** Default key per kind, used when the caller names none. */
@@ -61,10 +58,189 @@ export const defaultKeys: Record<FeedbackKind, string> = {
 
 const DEFAULT_RATING = { min: 1, max: 5, integer: true } as const;
 
+/** What a kind's builder gets: its parsed input and what the write path resolved for it. */
+interface KindContext<Kind extends FeedbackKind> {
+  readonly input: ParsedFeedbackInputs[Kind];
+  readonly key: string;
+  readonly config: FeedbackKeyDoc | null;
+  /** The referenced interactions, in reference order (a comparison's recorded sides). */
+  readonly interactions: readonly InteractionDoc[];
+  /** Redacts PII from free text, counting what it replaced. */
+  clean(text: string): string;
+  fingerprint: PayloadHasher;
+}
+
+/** What a kind adds to the common feedback document. */
+interface KindFields {
+  readonly fields: Partial<
+    Pick<
+      FeedbackDoc,
+      "binary" | "rating" | "correction" | "comparison" | "implicit" | "flag" | "comment"
+    >
+  >;
+  /** The failure category the kind implies (flags), overriding the rater's. */
+  readonly category?: FailureCategory;
+  /** What "the same rater changed their mind" compares; the interaction id by default. */
+  readonly subject?: string;
+  readonly declaredSentiment?: Sentiment;
+}
+
+interface KindSpec<Kind extends FeedbackKind> {
+  parse(raw: unknown): ParsedFeedbackInputs[Kind];
+  /** Interactions the input references (checked against a token before anything is loaded). */
+  references(input: ParsedFeedbackInputs[Kind]): ObjectId[];
+  /** The failure category the rater picked, checked against the key's allowed categories. */
+  raterCategory(input: ParsedFeedbackInputs[Kind]): FailureCategory | undefined;
+  build(context: KindContext<Kind>): KindFields;
+}
+
+const onOneInteraction = (input: { interactionId: ObjectId }) => [input.interactionId];
+const pickedCategory = (input: { category?: FailureCategory | undefined }) => input.category;
+
+/** One entry per kind: how its input is parsed, what it references and what it stores. */
+const kindSpecs: { readonly [Kind in FeedbackKind]: KindSpec<Kind> } = {
+  binary: {
+    parse: (raw) => parseInput(feedbackInputs.binary, raw),
+    references: onOneInteraction,
+    raterCategory: pickedCategory,
+    build: ({ input }) => ({ fields: { binary: { positive: input.positive } } }),
+  },
+  rating: {
+    parse: (raw) => parseInput(feedbackInputs.rating, raw),
+    references: onOneInteraction,
+    raterCategory: pickedCategory,
+    build: ({ input, key, config }) => {
+      const { score } = input;
+      const range = config?.rating ?? DEFAULT_RATING;
+      if (score < range.min || score > range.max || (range.integer && !Number.isInteger(score))) {
+        throw new ValidationError([
+          {
+            path: "input.score",
+            message: `must be ${range.integer ? "a whole number " : ""}between ${range.min} and ${range.max} for key "${key}"`,
+          },
+        ]);
+      }
+      const lowerIsBetter = config?.isLowerScoreBetter ?? false;
+      return {
+        fields: {
+          rating: {
+            score,
+            min: range.min,
+            max: range.max,
+            normalized: normalizeRating(score, range.min, range.max, lowerIsBetter),
+          },
+        },
+      };
+    },
+  },
+  correction: {
+    parse: (raw) => parseInput(feedbackInputs.correction, raw),
+    references: onOneInteraction,
+    raterCategory: pickedCategory,
+    build: ({ input, interactions, clean }) => {
+      const primary = interactions[0];
+      if (!primary) throw new NotFoundError("Interaction", input.interactionId.toHexString());
+      return {
+        fields: {
+          correction: {
+            originalResponse: primary.response,
+            correctedResponse: clean(input.correctedResponse),
+          },
+        },
+      };
+    },
+  },
+  comparison: {
+    parse: (raw) => parseInput(feedbackInputs.comparison, raw),
+    references: (input) =>
+      [input.a.interactionId, input.b.interactionId].filter(
+        (id): id is ObjectId => id !== undefined,
+      ),
+    raterCategory: pickedCategory,
+    build: ({ input, interactions, clean, fingerprint }) => {
+      const side = (value: typeof input.a): ComparisonSide => {
+        const recorded = value.interactionId
+          ? interactions.find((interaction) => interaction._id.equals(value.interactionId))
+          : undefined;
+        return recorded
+          ? { interactionId: recorded._id, text: recorded.response, model: recorded.model }
+          : { text: clean(value.text ?? "") };
+      };
+      const a = side(input.a);
+      const b = side(input.b);
+      // One comparison per pair of sides and rater: comparing X with Z must not replace X with Y.
+      const sideKey = (value: ComparisonSide) =>
+        value.interactionId ? value.interactionId.toHexString() : `text:${fingerprint(value.text)}`;
+      return {
+        subject: [sideKey(a), sideKey(b)].sort().join("|"),
+        fields: {
+          comparison: {
+            prompt:
+              (input.prompt !== undefined ? clean(input.prompt) : undefined) ??
+              interactions[0]?.query ??
+              "",
+            a,
+            b,
+            preferred: input.preferred,
+            ...(input.strength !== undefined ? { strength: input.strength } : {}),
+            ...(input.reason !== undefined ? { reason: clean(input.reason) } : {}),
+          },
+        },
+      };
+    },
+  },
+  comment: {
+    parse: (raw) => parseInput(feedbackInputs.comment, raw),
+    references: onOneInteraction,
+    raterCategory: pickedCategory,
+    build: ({ input, clean }) => ({
+      fields: { comment: clean(input.text) },
+      ...(input.sentiment ? { declaredSentiment: input.sentiment } : {}),
+    }),
+  },
+  implicit: {
+    parse: (raw) => parseInput(feedbackInputs.implicit, raw),
+    references: onOneInteraction,
+    raterCategory: pickedCategory,
+    build: ({ input }) => ({
+      fields: {
+        implicit: {
+          signal: input.signal,
+          ...(input.value !== undefined ? { value: input.value } : {}),
+        },
+      },
+    }),
+  },
+  flag: {
+    parse: (raw) => parseInput(feedbackInputs.flag, raw),
+    references: onOneInteraction,
+    // A flag's category is its own (safety, accuracy, other), not a rater-picked failure category.
+    raterCategory: () => undefined,
+    build: ({ input, clean }) => ({
+      fields: {
+        flag: {
+          category: input.category,
+          severity: input.severity,
+          ...(input.reason !== undefined ? { reason: clean(input.reason) } : {}),
+        },
+      },
+      // It is also the failure category the pipeline routes on.
+      ...(input.category === "safety" || input.category === "accuracy"
+        ? { category: input.category }
+        : {}),
+    }),
+  },
+};
+
+/** The spec of one kind, typed by that kind (an indexed access TypeScript correlates). */
+function specOf<Kind extends FeedbackKind>(kind: Kind): KindSpec<Kind> {
+  return kindSpecs[kind];
+}
+
 /**
- * The write path of the loop: validate → check the credential → resolve the interaction(s) →
- * enforce the key's config → redact PII → store (idempotently) → supersede the rater's earlier
- * mind → refresh the interaction's digest and conflicts → announce.
+ * The write path of the loop: validate → check the actor → resolve the interaction(s) → enforce
+ * the key's config → redact PII → store (idempotently) → post-write steps (post-write.ts) →
+ * announce.
  */
 export function createFeedbackIngestService(deps: {
   collections: Pick<Collections, "feedback" | "interactions">;
@@ -81,11 +257,19 @@ export function createFeedbackIngestService(deps: {
   enforceDeclaredKeys: boolean;
 }): FeedbackIngestService {
   const { collections, clock, redactor, pseudonymizer } = deps;
+  const postWrite: PostWriteContext = {
+    collections,
+    clock,
+    summaries: deps.summaries,
+    conflicts: deps.conflicts,
+  };
 
-  const loadInteraction = async (id: string, path: string): Promise<InteractionDoc> => {
-    const interaction = await collections.interactions.findOne({ _id: parseObjectId(id, path) });
+  const loadInteraction = async (id: ObjectId): Promise<InteractionDoc> => {
+    const interaction = await collections.interactions.findOne({ _id: id });
     // An erased user's interactions take no new feedback: an old token must not re-link them.
-    if (!interaction || interaction.erasedAt) throw new NotFoundError("Interaction", id);
+    if (!interaction || interaction.erasedAt) {
+      throw new NotFoundError("Interaction", id.toHexString());
+    }
     return interaction;
   };
 
@@ -119,13 +303,12 @@ export function createFeedbackIngestService(deps: {
    * anything is loaded so a token cannot probe or read other interactions.
    */
   const authorize = (
-    principal: Principal,
-    referenced: readonly string[],
+    actor: Actor,
+    referenced: readonly ObjectId[],
     parsed: { source: string; annotatorId?: string | undefined },
   ) => {
-    if (principal.kind !== "feedbackToken") return;
-    const bound = principal.interactionId.toLowerCase();
-    if (referenced.length === 0 || referenced.some((id) => id.toLowerCase() !== bound)) {
+    if (actor.kind !== "feedbackToken") return;
+    if (referenced.length === 0 || referenced.some((id) => !id.equals(actor.interactionId))) {
       throw new ForbiddenError("this feedback token is bound to another interaction");
     }
     if (parsed.source !== "user" || parsed.annotatorId) {
@@ -133,78 +316,25 @@ export function createFeedbackIngestService(deps: {
     }
   };
 
-  const build = async (
-    submission: FeedbackSubmission,
-    principal: Principal,
-  ): Promise<{ doc: FeedbackDoc; interactions: InteractionDoc[] }> => {
-    const parsed = parseInput(
-      feedbackInputs[submission.kind],
-      submission.input,
-    ) as ParsedFeedbackInputs[FeedbackKind];
-    const kind = submission.kind;
+  const build = async <Kind extends FeedbackKind>(
+    kind: Kind,
+    raw: unknown,
+    actor: Actor,
+  ): Promise<FeedbackDoc> => {
+    const spec = specOf(kind);
+    const parsed = spec.parse(raw);
     const key = parsed.key ?? defaultKeys[kind];
     const redactions: RedactionCounts = {};
-    const clean = (text: string | undefined) =>
-      text === undefined ? undefined : redactor.redact(text, redactions);
+    const clean = (text: string) => redactor.redact(text, redactions);
 
-    const referenced =
-      kind === "comparison"
-        ? [
-            (parsed as ParsedFeedbackInputs["comparison"]).a.interactionId,
-            (parsed as ParsedFeedbackInputs["comparison"]).b.interactionId,
-          ].filter((id): id is string => Boolean(id))
-        : [(parsed as { interactionId: string }).interactionId];
-    authorize(principal, referenced, parsed);
-
-    let interactions: InteractionDoc[];
-    let comparison: FeedbackDoc["comparison"];
-    let subject: string;
-    if (kind === "comparison") {
-      const input = parsed as ParsedFeedbackInputs["comparison"];
-      const side = async (
-        value: { interactionId?: string | undefined; text?: string | undefined },
-        path: string,
-      ): Promise<[ComparisonSide, InteractionDoc | undefined]> => {
-        if (!value.interactionId) return [{ text: clean(value.text) ?? "" }, undefined];
-        const interaction = await loadInteraction(value.interactionId, path);
-        return [
-          { interactionId: interaction._id, text: interaction.response, model: interaction.model },
-          interaction,
-        ];
-      };
-      const [[a, interactionA], [b, interactionB]] = await Promise.all([
-        side(input.a, "input.a.interactionId"),
-        side(input.b, "input.b.interactionId"),
-      ]);
-      interactions = [interactionA, interactionB].filter((item): item is InteractionDoc =>
-        Boolean(item),
-      );
-      // One comparison per pair of sides and rater: comparing X with Z must not replace X with Y.
-      const sideKey = (value: ComparisonSide) =>
-        value.interactionId
-          ? value.interactionId.toHexString()
-          : `text:${deps.fingerprint(value.text)}`;
-      subject = [sideKey(a), sideKey(b)].sort().join("|");
-      comparison = {
-        prompt: clean(input.prompt) ?? interactions[0]?.query ?? "",
-        a,
-        b,
-        preferred: input.preferred,
-        ...(input.strength !== undefined ? { strength: input.strength } : {}),
-        ...(input.reason !== undefined ? { reason: clean(input.reason) ?? "" } : {}),
-      };
-    } else {
-      const input = parsed as { interactionId: string };
-      interactions = [await loadInteraction(input.interactionId, "input.interactionId")];
-      subject = input.interactionId.toLowerCase();
-    }
-    const interactionIds = interactions.map((interaction) => interaction._id);
+    const referenced = spec.references(parsed);
+    authorize(actor, referenced, parsed);
+    const interactions = await Promise.all(referenced.map(loadInteraction));
     const primary = interactions[0];
     const config = await keyConfig(kind, key);
 
-    // Flags carry their own category (safety, accuracy, other), mapped further down.
-    const category = kind === "flag" ? undefined : (parsed.category as FailureCategory | undefined);
-    if (category && config?.categories?.length && !config.categories.includes(category)) {
+    const picked = spec.raterCategory(parsed);
+    if (picked && config?.categories?.length && !config.categories.includes(picked)) {
       throw new ValidationError([
         {
           path: "input.category",
@@ -213,10 +343,18 @@ export function createFeedbackIngestService(deps: {
       ]);
     }
 
+    const own = spec.build({
+      input: parsed,
+      key,
+      config,
+      interactions,
+      clean,
+      fingerprint: deps.fingerprint,
+    });
     const now = clock.now();
     const userId =
-      principal.kind === "feedbackToken"
-        ? (principal.userId ?? primary?.userId)
+      actor.kind === "feedbackToken"
+        ? (actor.userId ?? primary?.userId)
         : parsed.userId
           ? pseudonymizer.pseudonymize(parsed.userId)
           : parsed.source === "user"
@@ -226,15 +364,15 @@ export function createFeedbackIngestService(deps: {
       _id: new ObjectId(),
       kind,
       key,
-      interactionIds,
-      subject,
+      interactionIds: interactions.map((interaction) => interaction._id),
+      subject: own.subject ?? primary?._id.toHexString() ?? "",
       source: parsed.source,
       sentiment: "neutral",
       status: "active",
       createdAt: parsed.createdAt ?? now,
       receivedAt: now,
       payloadHash: deps.fingerprint({ kind, parsed }),
-      submittedBy: principal.kind === "apiKey" ? principal.keyId : principal.kind,
+      submittedBy: actorLabel(actor),
     };
     if (primary) {
       doc.interactionId = primary._id;
@@ -248,90 +386,23 @@ export function createFeedbackIngestService(deps: {
       ? `annotator:${parsed.source}:${parsed.annotatorId}`
       : userId
         ? `user:${userId}`
-        : principal.kind === "feedbackToken"
+        : actor.kind === "feedbackToken"
           ? // An anonymous end user is still one rater: the holder of this interaction's token.
-            `token:${principal.interactionId}`
+            `token:${actor.interactionId.toHexString()}`
           : undefined;
     if (rater) doc.raterKey = rater;
     if (parsed.comment !== undefined) doc.comment = clean(parsed.comment);
+    const category = own.category ?? picked;
     if (category) doc.category = category;
     if (parsed.metadata) doc.metadata = redactor.redactDeep(parsed.metadata, redactions);
     if (parsed.idempotencyKey) doc.idempotencyKey = parsed.idempotencyKey;
-
-    let declaredSentiment: FeedbackDoc["sentiment"] | undefined;
-    switch (kind) {
-      case "binary":
-        doc.binary = { positive: (parsed as ParsedFeedbackInputs["binary"]).positive };
-        break;
-      case "rating": {
-        const { score } = parsed as ParsedFeedbackInputs["rating"];
-        const range = config?.rating ?? DEFAULT_RATING;
-        if (score < range.min || score > range.max || (range.integer && !Number.isInteger(score))) {
-          throw new ValidationError([
-            {
-              path: "input.score",
-              message: `must be ${range.integer ? "a whole number " : ""}between ${range.min} and ${range.max} for key "${key}"`,
-            },
-          ]);
-        }
-        doc.rating = {
-          score,
-          min: range.min,
-          max: range.max,
-          normalized: normalizeRating(
-            score,
-            range.min,
-            range.max,
-            config?.isLowerScoreBetter ?? false,
-          ),
-        };
-        break;
-      }
-      case "correction": {
-        if (!primary) throw new NotFoundError("Interaction", "");
-        doc.correction = {
-          originalResponse: primary.response,
-          correctedResponse:
-            clean((parsed as ParsedFeedbackInputs["correction"]).correctedResponse) ?? "",
-        };
-        break;
-      }
-      case "comparison":
-        if (comparison) doc.comparison = comparison;
-        break;
-      case "comment": {
-        const input = parsed as ParsedFeedbackInputs["comment"];
-        doc.comment = clean(input.text);
-        declaredSentiment = input.sentiment;
-        break;
-      }
-      case "implicit": {
-        const input = parsed as ParsedFeedbackInputs["implicit"];
-        doc.implicit = {
-          signal: input.signal,
-          ...(input.value !== undefined ? { value: input.value } : {}),
-        };
-        break;
-      }
-      case "flag": {
-        const input = parsed as ParsedFeedbackInputs["flag"];
-        doc.flag = {
-          category: input.category,
-          severity: input.severity,
-          ...(input.reason !== undefined ? { reason: clean(input.reason) ?? "" } : {}),
-        };
-        // A flag's own category is also the failure category the pipeline routes on.
-        if (input.category === "safety" || input.category === "accuracy")
-          doc.category = input.category;
-        break;
-      }
-    }
+    Object.assign(doc, own.fields);
     doc.sentiment = sentimentOf({
       ...doc,
-      ...(declaredSentiment ? { declared: declaredSentiment } : {}),
+      ...(own.declaredSentiment ? { declared: own.declaredSentiment } : {}),
     });
     if (Object.keys(redactions).length > 0) doc.redactions = redactions;
-    return { doc, interactions };
+    return doc;
   };
 
   const insert = async (doc: FeedbackDoc): Promise<FeedbackDoc | null> => {
@@ -351,80 +422,16 @@ export function createFeedbackIngestService(deps: {
     }
   };
 
-  /**
-   * "A user changing their mind": of one rater's active feedback on the same interaction and key,
-   * only the latest (by createdAt, then id) stays active, so a delayed retry of an old opinion
-   * cannot win over a newer one. Returns the ids that went to history.
-   */
-  const supersedeEarlier = async (doc: FeedbackDoc): Promise<ObjectId[]> => {
-    if (!doc.raterKey || !supersedesEarlier(doc.kind)) return [];
-    const mine = await collections.feedback
-      .find(
-        {
-          subject: doc.subject,
-          key: doc.key,
-          raterKey: doc.raterKey,
-          status: "active",
-        },
-        { projection: { _id: 1, createdAt: 1 } },
-      )
-      .toArray();
-    const latest = mine.reduce<(typeof mine)[number] | undefined>(
-      (best, item) =>
-        !best ||
-        item.createdAt > best.createdAt ||
-        (item.createdAt.getTime() === best.createdAt.getTime() &&
-          item._id.toHexString() > best._id.toHexString())
-          ? item
-          : best,
-      undefined,
-    );
-    if (!latest) return [];
-    const older = mine.filter((item) => !item._id.equals(latest._id)).map((item) => item._id);
-    if (older.length === 0) return [];
-    const supersededAt = clock.now();
-    await collections.feedback.updateMany(
-      { _id: { $in: older }, status: "active" },
-      { $set: { status: "superseded", supersededBy: latest._id, supersededAt } },
-    );
-    if (older.some((id) => id.equals(doc._id))) {
-      doc.status = "superseded";
-      doc.supersededBy = latest._id;
-      doc.supersededAt = supersededAt;
-      return [];
-    }
-    return older;
-  };
-
-  /** Everything after the insert; idempotent, so a retry can redo what a crash left undone. */
-  const settle = async (doc: FeedbackDoc) => {
-    const supersededIds = await supersedeEarlier(doc);
-    let conflict: ConflictDoc | null = null;
-    for (const interactionId of doc.interactionIds) {
-      const refreshed = await deps.summaries.refresh(interactionId);
-      if (!refreshed) continue;
-      const found = await deps.conflicts.evaluate(
-        interactionId,
-        refreshed.active,
-        refreshed.revision,
-      );
-      if (found?.status === "open" && found.feedbackIds.some((id) => id.equals(doc._id))) {
-        conflict = found;
-      }
-    }
-    return { supersededIds, conflict };
-  };
-
   return {
-    async submit(submission, principal) {
-      const { doc } = await build(submission, principal);
+    async submit(submission, actor) {
+      const doc = await build(submission.kind, submission.input, actor);
       const existing = await insert(doc);
       if (existing) {
-        // The first attempt may have stored the feedback and failed before the follow-up steps.
-        const { conflict } = await settle(existing);
+        // The first attempt may have stored the feedback and failed before the post-write steps.
+        const { conflict } = await runPostWriteSteps(postWrite, existing, postWriteSteps);
         return { feedback: existing, duplicate: true, supersededIds: [], conflict };
       }
-      const { supersededIds, conflict } = await settle(doc);
+      const { supersededIds, conflict } = await runPostWriteSteps(postWrite, doc, postWriteSteps);
       deps.events.emit("feedbackRecorded", doc);
       return { feedback: doc, duplicate: false, supersededIds, conflict };
     },

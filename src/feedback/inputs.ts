@@ -1,6 +1,4 @@
-import { ObjectId } from "mongodb";
 import { z } from "zod";
-import { type FieldProblem, ValidationError } from "../errors.js";
 import {
   comparisonChoices,
   failureCategories,
@@ -10,42 +8,16 @@ import {
   flagSeverities,
   implicitSignals,
   sentiments,
-} from "./model.js";
-
-/**
- * Input shapes of the feedback API, validated in the service layer so that GraphQL, jobs and the
- * CLI share one set of rules. Limits keep single documents far below MongoDB's 16 MiB.
- */
-const LONG_TEXT = 100_000;
-const SHORT_TEXT = 10_000;
-const ID_TEXT = 256;
-
-const objectIdString = z
-  .string()
-  .refine((value) => ObjectId.isValid(value) && /^[0-9a-fA-F]{24}$/.test(value), {
-    message: "must be an id returned by Loopgate (24 hexadecimal characters)",
-  });
-
-const identifier = z.string().trim().min(1, "must not be empty").max(ID_TEXT);
-
-const jsonObject = z
-  .record(z.string(), z.unknown())
-  .refine((value) => JSON.stringify(value).length <= 16_384, {
-    message: "must serialize to at most 16 KiB of JSON",
-  })
-  .refine(safeKeys, { message: "keys (at any depth) must not start with '$' or contain '.'" });
-
-/** MongoDB reads `$` keys as operators and `.` as paths; free JSON must use neither. */
-function safeKeys(value: unknown): boolean {
-  if (Array.isArray(value)) return value.every(safeKeys);
-  if (!value || typeof value !== "object" || value instanceof Date) return true;
-  return Object.entries(value).every(
-    ([key, item]) => !key.startsWith("$") && !key.includes(".") && safeKeys(item),
-  );
-}
-
-/** Stays well below MongoDB's 16 MiB document limit, with room for Loopgate's own fields. */
-export const MAX_INTERACTION_TEXT = 4 * 1024 * 1024;
+} from "../store/documents.js";
+import {
+  idempotencyKey,
+  identifier,
+  jsonObject,
+  LONG_TEXT,
+  objectIdInput,
+  SHORT_TEXT,
+  timestamp,
+} from "../validation.js";
 
 export const feedbackKeyName = z
   .string()
@@ -53,77 +25,6 @@ export const feedbackKeyName = z
     /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/,
     "must start with a letter and use at most 64 letters, digits, '_', '.', ':' or '-'",
   );
-
-const idempotencyKey = z
-  .string()
-  .min(8, "must be at least 8 characters (use a UUID)")
-  .max(128)
-  .regex(/^[\w.:-]+$/, "may only use letters, digits, '_', '.', ':' and '-'");
-
-const timestamp = z.date().refine((date) => !Number.isNaN(date.getTime()), "must be a valid date");
-
-const modelRef = z.object({ id: identifier, version: identifier });
-
-const chatMessage = z.object({
-  role: z.string().trim().min(1).max(64),
-  content: z.string().max(LONG_TEXT),
-  name: z.string().max(ID_TEXT).optional(),
-});
-
-export const recordInteractionInput = z
-  .object({
-    query: z.string().max(LONG_TEXT).optional(),
-    messages: z.array(chatMessage).min(1).max(500).optional(),
-    response: z.string().max(LONG_TEXT),
-    model: modelRef,
-    settings: jsonObject.optional(),
-    sessionId: identifier.optional(),
-    userId: identifier.optional(),
-    trace: z
-      .object({
-        provider: identifier.optional(),
-        runId: identifier.optional(),
-        projectId: identifier.optional(),
-        traceId: identifier.optional(),
-        startTime: timestamp.optional(),
-      })
-      .optional(),
-    latencyMs: z.number().finite().min(0).max(86_400_000).optional(),
-    tokens: z
-      .object({
-        prompt: z.number().int().min(0).optional(),
-        completion: z.number().int().min(0).optional(),
-        total: z.number().int().min(0).optional(),
-      })
-      .optional(),
-    metadata: jsonObject.optional(),
-    createdAt: timestamp.optional(),
-    idempotencyKey: idempotencyKey.optional(),
-  })
-  .superRefine((input, ctx) => {
-    const size =
-      (input.query?.length ?? 0) +
-      input.response.length +
-      (input.messages ?? []).reduce((sum, message) => sum + message.content.length, 0);
-    if (size > MAX_INTERACTION_TEXT) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["messages"],
-        message: `query, response and messages together must stay under ${MAX_INTERACTION_TEXT} characters`,
-      });
-    }
-    if (input.query === undefined && !input.messages?.some((message) => message.role === "user")) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["query"],
-        message: "give the query, or chat messages that include a user message",
-      });
-    }
-    if (input.query !== undefined && input.query.trim() === "") {
-      ctx.addIssue({ code: "custom", path: ["query"], message: "must not be empty" });
-    }
-  });
-export type RecordInteractionInput = z.input<typeof recordInteractionInput>;
 
 /** Fields every feedback kind shares. */
 const feedbackCommon = {
@@ -138,10 +39,10 @@ const feedbackCommon = {
   idempotencyKey: idempotencyKey.optional(),
 };
 
-const onInteraction = { interactionId: objectIdString };
+const onInteraction = { interactionId: objectIdInput };
 
 const comparisonSide = z
-  .object({ interactionId: objectIdString.optional(), text: z.string().max(LONG_TEXT).optional() })
+  .object({ interactionId: objectIdInput.optional(), text: z.string().max(LONG_TEXT).optional() })
   .refine((side) => (side.interactionId === undefined) !== (side.text === undefined), {
     message: "give either interactionId or text",
   });
@@ -172,7 +73,7 @@ export const feedbackInputs = {
           message: "is required when neither side references an interaction",
         });
       }
-      if (input.a.interactionId && input.a.interactionId === input.b.interactionId) {
+      if (input.a.interactionId && input.b.interactionId?.equals(input.a.interactionId)) {
         ctx.addIssue({
           code: "custom",
           path: ["b", "interactionId"],
@@ -251,21 +152,3 @@ export const feedbackKeyInput = z
     }
   });
 export type FeedbackKeyInput = z.input<typeof feedbackKeyInput>;
-
-/** Parses with a zod schema; failures become one ValidationError naming every offending field. */
-export function parseInput<Schema extends z.ZodType>(
-  schema: Schema,
-  value: unknown,
-  pathPrefix = "input",
-): z.output<Schema> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw new ValidationError(
-    result.error.issues.map(
-      (issue): FieldProblem => ({
-        path: [pathPrefix, ...issue.path.map(String)].filter(Boolean).join("."),
-        message: issue.message,
-      }),
-    ),
-  );
-}

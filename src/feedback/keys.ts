@@ -1,8 +1,9 @@
 import type { Clock } from "../clock.js";
 import { NotFoundError } from "../errors.js";
+import type { FeedbackKeyDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
-import { type FeedbackKeyInput, feedbackKeyInput, feedbackKeyName, parseInput } from "./inputs.js";
-import type { FeedbackKeyDoc } from "./model.js";
+import { parseInput } from "../validation.js";
+import { type FeedbackKeyInput, feedbackKeyInput, feedbackKeyName } from "./inputs.js";
 
 export interface FeedbackKeyService {
   /** Creates or replaces a key's config; later feedback on the key is validated against it. */

@@ -1,7 +1,7 @@
+import type { FeedbackDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginate } from "../store/pagination.js";
-import { type FeedbackFilter, resolveFeedbackQuery } from "./filters.js";
-import type { FeedbackDoc } from "./model.js";
+import { compileFeedbackFilter, type FeedbackFilter, resolveFeedbackMatch } from "./filter.js";
 
 export interface FeedbackReadService {
   list(filter: FeedbackFilter, page: PageArgs): Promise<Page<FeedbackDoc>>;
@@ -13,6 +13,10 @@ export function createFeedbackReadService(deps: {
   const { collections } = deps;
   return {
     list: async (filter, page) =>
-      paginate(collections.feedback, await resolveFeedbackQuery(collections, filter), page),
+      paginate(
+        collections.feedback,
+        await resolveFeedbackMatch(collections, compileFeedbackFilter(filter)),
+        page,
+      ),
   };
 }

@@ -1,4 +1,4 @@
-import type { FeedbackDoc, FeedbackKind, ImplicitSignal, Sentiment } from "./model.js";
+import type { FeedbackDoc, FeedbackKind, ImplicitSignal, Sentiment } from "../store/documents.js";
 
 /** Ratings at or above this share of the scale count as positive (4 and 5 of 1–5). */
 export const POSITIVE_RATING_THRESHOLD = 0.75;

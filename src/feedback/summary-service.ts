@@ -1,6 +1,6 @@
 import type { ObjectId } from "mongodb";
+import type { FeedbackDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
-import type { FeedbackDoc } from "./model.js";
 import { summarize } from "./summary.js";
 
 export interface Refreshed {

@@ -1,4 +1,4 @@
-import type { FeedbackDoc, FeedbackSummary } from "./model.js";
+import type { FeedbackDoc, FeedbackSummary } from "../store/documents.js";
 
 export const emptySummary: FeedbackSummary = {
   count: 0,

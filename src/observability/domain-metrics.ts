@@ -1,5 +1,5 @@
 import { Counter, type Registry } from "prom-client";
-import type { DomainEvents } from "../feedback/events.js";
+import type { DomainEvents } from "../events.js";
 
 /**
  * Counters fed by domain events. Labels are closed sets (kind, source, sentiment) so the number

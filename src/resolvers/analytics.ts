@@ -1,6 +1,12 @@
-import { FeedbackStatsType, TimeBucketType, VersionComparisonType } from "../schema/analytics.js";
+import {
+  FeedbackStatsType,
+  StatsGroupByEnum,
+  TimeBucketType,
+  TimeIntervalEnum,
+  VersionComparisonType,
+} from "../schema/analytics.js";
 import { builder } from "../schema/builder.js";
-import { StatsGroupByEnum, TimeIntervalEnum } from "../schema/enums.js";
+
 import { FeedbackFilterInput } from "../schema/feedback.js";
 import { toFeedbackFilter } from "./feedback.js";
 

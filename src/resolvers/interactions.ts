@@ -1,70 +1,21 @@
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
-import type { RecordInteractionInput as ServiceInput } from "../feedback/inputs.js";
-import type { InteractionDoc } from "../feedback/model.js";
-import type { FeedbackTokens } from "../feedback/tokens.js";
+import type { FeedbackTokens } from "../auth/feedback-tokens.js";
+import { NotFoundError, ValidationError } from "../errors.js";
+import { parseId } from "../ids.js";
+import type { RecordInteractionInput as ServiceInput } from "../interactions/inputs.js";
 import { builder } from "../schema/builder.js";
-import { countedConnection, localId, toConnection, withoutNulls } from "../schema/common.js";
+import { countedConnection, toConnection, withoutNulls } from "../schema/common.js";
 import {
+  FeedbackTokenPayload,
+  FeedbackTokenResult,
   InteractionFilterInput,
   InteractionRef,
   RecordInteractionInput,
-} from "../schema/interaction.js";
-import {
-  FeedbackTokenPayload,
   RecordInteractionPayload,
+  RecordInteractionResult,
   RecordInteractionsPayload,
-} from "../schema/payloads.js";
-
-const RecordInteractionResult = builder.errorUnion("RecordInteractionResult", {
-  description: "The stored interaction, or why nothing was stored.",
-  types: [RecordInteractionPayload, ValidationError, ConflictError, ForbiddenError],
-});
-
-const RecordInteractionItemResult = builder.errorUnion("RecordInteractionItemResult", {
-  description: "One item of a batch: stored, or why that item was not stored.",
-  types: [RecordInteractionPayload, ValidationError, ConflictError],
-});
-
-builder.objectType(RecordInteractionsPayload, {
-  name: "RecordInteractionsPayload",
-  description: "Per-item results of a batch, in input order, with totals.",
-  isTypeOf: (value) => value instanceof RecordInteractionsPayload,
-  fields: (t) => ({
-    results: t.field({
-      type: [RecordInteractionItemResult],
-      description: "One result per input item, in the same order.",
-      resolve: (payload) => [...payload.results] as never,
-    }),
-    recorded: t.int({
-      description: "Items stored by this call.",
-      resolve: (payload) =>
-        payload.results.filter(
-          (item) => item instanceof RecordInteractionPayload && !item.duplicate,
-        ).length,
-    }),
-    duplicates: t.int({
-      description: "Items whose idempotency key was already stored (returned, not stored again).",
-      resolve: (payload) =>
-        payload.results.filter((item) => item instanceof RecordInteractionPayload && item.duplicate)
-          .length,
-    }),
-    failed: t.int({
-      description: "Items refused (see their result for why).",
-      resolve: (payload) =>
-        payload.results.filter((item) => !(item instanceof RecordInteractionPayload)).length,
-    }),
-  }),
-});
-
-const RecordInteractionsResult = builder.errorUnion("RecordInteractionsResult", {
-  description: "The batch's per-item results, or why the whole batch was refused.",
-  types: [RecordInteractionsPayload, ValidationError, ForbiddenError],
-});
-
-const FeedbackTokenResult = builder.errorUnion("FeedbackTokenResult", {
-  description: "A new feedback token, or why none was issued.",
-  types: [FeedbackTokenPayload, ValidationError, NotFoundError, ForbiddenError],
-});
+  RecordInteractionsResult,
+} from "../schema/interactions.js";
+import type { InteractionDoc } from "../store/documents.js";
 
 builder.queryFields((t) => ({
   interaction: t.field({
@@ -74,7 +25,7 @@ builder.queryFields((t) => ({
     description: "One interaction by id (global ID or database id); null when it does not exist.",
     args: { id: t.arg.id({ required: true, description: "The interaction's id." }) },
     resolve: (_root, args, context) =>
-      context.loaders.interaction.load(localId(String(args.id), ["Interaction"], "id")),
+      context.loaders.interaction.load(parseId(String(args.id), ["Interaction"], "id")),
   }),
   interactions: t.connection(
     {
@@ -93,10 +44,6 @@ builder.queryFields((t) => ({
     { name: "InteractionEdge", description: "One interaction and its cursor." },
   ),
 }));
-
-builder.mutationType({
-  description: "Writes: interactions, feedback, and administration.",
-});
 
 builder.mutationFields((t) => ({
   recordInteraction: t.field({
@@ -173,7 +120,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, args, context) => {
-      const id = localId(String(args.interactionId), ["Interaction"], "interactionId");
+      const id = parseId(String(args.interactionId), ["Interaction"], "interactionId");
       if (
         args.ttlSeconds !== null &&
         args.ttlSeconds !== undefined &&
@@ -195,11 +142,10 @@ function issueToken(
   interaction: Pick<InteractionDoc, "_id" | "userId">,
   ttlSeconds?: number,
 ): FeedbackTokenPayload {
-  const interactionId = interaction._id.toHexString();
   const { token, expiresAt } = tokens.issue({
-    interactionId,
+    interactionId: interaction._id,
     ...(interaction.userId ? { userId: interaction.userId } : {}),
     ...(ttlSeconds ? { ttlSeconds } : {}),
   });
-  return new FeedbackTokenPayload(token, expiresAt, interactionId);
+  return new FeedbackTokenPayload(token, expiresAt, interaction._id);
 }

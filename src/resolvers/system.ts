@@ -5,6 +5,14 @@ builder.queryType({
   description: "Reads: interactions, feedback, aggregates and configuration.",
 });
 
+builder.mutationType({
+  description: "Writes: interactions, feedback, and administration.",
+});
+
+builder.subscriptionType({
+  description: "Live streams over server-sent events (send `Accept: text/event-stream`).",
+});
+
 builder.queryField("serverInfo", (t) =>
   t.field({
     type: ServerInfoRef,

@@ -3,21 +3,50 @@ import type {
   StatsGroup,
   TimeBucket,
   VersionComparison,
-} from "../feedback/analytics.js";
+} from "../analytics/service.js";
+import { statsGroupings, timeIntervals } from "../analytics/service.js";
 import {
   type FailureCategory,
   type FeedbackKind,
   type FeedbackSource,
   feedbackKinds,
   type Sentiment,
-} from "../feedback/model.js";
+} from "../store/documents.js";
 import { builder } from "./builder.js";
+import { enumOf } from "./common.js";
 import {
   FailureCategoryEnum,
   FeedbackKindEnum,
   FeedbackSourceEnum,
   SentimentEnum,
-} from "./enums.js";
+} from "./feedback.js";
+
+export const StatsGroupByEnum = enumOf(
+  "StatsGroupBy",
+  "How to split aggregates.",
+  Object.fromEntries(
+    statsGroupings.map((grouping) => [
+      grouping,
+      {
+        none: "No split: only the overall row.",
+        model_version: "Per model id and version (interaction rates included).",
+        key: "Per feedback key.",
+        source: "Per feedback source.",
+        kind: "Per feedback kind.",
+        category: "Per failure category (null for uncategorized).",
+        sentiment: "Per derived sentiment.",
+      }[grouping],
+    ]),
+  ) as Record<(typeof statsGroupings)[number], string>,
+);
+
+export const TimeIntervalEnum = enumOf(
+  "TimeInterval",
+  "Bucket width of a time series (UTC; weeks start on Monday).",
+  Object.fromEntries(
+    timeIntervals.map((interval) => [interval, `One bucket per ${interval}.`]),
+  ) as Record<(typeof timeIntervals)[number], string>,
+);
 
 const KindCountType = builder
   .objectRef<{ kind: FeedbackKind; count: number }>("KindCount")

@@ -103,7 +103,8 @@ export const builder = new SchemaBuilder<LoopgateSchemaTypes>({
         admin: principal.scopes.has("admin"),
         feedbackToken: principal.kind === "feedbackToken" || principal.scopes.has("ingest"),
         boundInteraction: (interactionId: string) =>
-          principal.kind === "feedbackToken" && principal.interactionId === interactionId,
+          principal.kind === "feedbackToken" &&
+          principal.interactionId.toHexString() === interactionId,
       };
     },
     unauthorizedError: (_parent, context, info) =>

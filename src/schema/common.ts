@@ -1,5 +1,4 @@
-import { decodeGlobalID } from "@pothos/plugin-relay";
-import { ValidationError } from "../errors.js";
+import type { ObjectId } from "mongodb";
 import type {
   ChatMessage,
   FeedbackSummary,
@@ -7,7 +6,7 @@ import type {
   RedactionCounts,
   TokenUsage,
   TraceRef,
-} from "../feedback/model.js";
+} from "../store/documents.js";
 import type { Page } from "../store/pagination.js";
 import { type BuilderTypes, builder } from "./builder.js";
 
@@ -127,20 +126,34 @@ export function withoutNulls<T>(value: T): T {
 /** Input fields typed JSONObject, whose contents withoutNulls must not touch. */
 const jsonScalarFields = new Set(["metadata", "settings"]);
 
+/** Scopes for a field that shows an interaction: the read scope, or a token bound to it. */
+export function readOrBound(interactionId: ObjectId | undefined) {
+  return {
+    $any: {
+      read: true,
+      ...(interactionId ? { boundInteraction: interactionId.toHexString() } : {}),
+    },
+  };
+}
+
 /**
- * Accepts a node's global ID (as returned in `id` fields) or the raw 24-hex database id, so
- * frontends can pass whichever they kept. The global ID's type must be one of `typenames`.
+ * GraphQL enums map SCREAMING_CASE names onto the lower-case values stored in MongoDB; each
+ * value's description is what analysts read in GraphiQL's docs.
  */
-export function localId(value: string, typenames: readonly string[], path: string): string {
-  if (/^[0-9a-fA-F]{24}$/.test(value)) return value.toLowerCase();
-  try {
-    const decoded = decodeGlobalID(value);
-    if (typenames.includes(decoded.typename) && /^[0-9a-fA-F]{24}$/.test(decoded.id))
-      return decoded.id;
-  } catch {
-    // fall through to the validation error below
-  }
-  throw new ValidationError([{ path, message: `must be the id of a ${typenames.join(" or ")}` }]);
+export function enumOf<const Value extends string>(
+  name: string,
+  description: string,
+  values: Record<Value, string>,
+) {
+  return builder.enumType(name, {
+    description,
+    values: Object.fromEntries(
+      Object.entries<string>(values).map(([value, valueDescription]) => [
+        value.toUpperCase(),
+        { value: value as Value, description: valueDescription },
+      ]),
+    ) as Record<string, { value: Value; description: string }>,
+  });
 }
 
 /** Relay connection result with a lazily computed totalCount. */

@@ -1,7 +1,11 @@
 import DataLoader from "dataloader";
-import { ObjectId } from "mongodb";
-import type { ConflictDoc, FeedbackDoc, InteractionDoc } from "../feedback/model.js";
+import type { ObjectId } from "mongodb";
+import { hexToObjectId } from "../ids.js";
+import type { ConflictDoc, FeedbackDoc, InteractionDoc } from "./documents.js";
 import type { Collections } from "./mongo.js";
+
+/** Loaders are keyed by ObjectId (ids are decoded at the edge) and cache by its hex form. */
+type IdLoader<T> = DataLoader<ObjectId, T, string>;
 
 /**
  * Request-scoped DataLoaders: one set per request, so a page of N nodes costs a constant number of
@@ -9,46 +13,60 @@ import type { Collections } from "./mongo.js";
  * keys, as DataLoader requires.
  */
 export interface Loaders {
-  readonly interaction: DataLoader<string, InteractionDoc | null>;
-  readonly feedback: DataLoader<string, FeedbackDoc | null>;
+  readonly interaction: IdLoader<InteractionDoc | null>;
+  readonly feedback: IdLoader<FeedbackDoc | null>;
   /** Active feedback touching an interaction (both sides of comparisons included), newest first. */
-  readonly feedbackOfInteraction: DataLoader<string, FeedbackDoc[]>;
+  readonly feedbackOfInteraction: IdLoader<FeedbackDoc[]>;
   /** Feedback that a given feedback superseded: the rater's earlier minds. */
-  readonly supersededBy: DataLoader<string, FeedbackDoc[]>;
-  readonly conflictOfInteraction: DataLoader<string, ConflictDoc | null>;
-  readonly conflict: DataLoader<string, ConflictDoc | null>;
+  readonly supersededBy: IdLoader<FeedbackDoc[]>;
+  readonly conflictOfInteraction: IdLoader<ConflictDoc | null>;
+  readonly conflict: IdLoader<ConflictDoc | null>;
 }
 
 /** DataLoader.loadMany reports failures as Error entries; a failed batch should fail the field. */
-export async function loadAll<T>(
-  loader: DataLoader<string, T>,
-  keys: readonly string[],
-): Promise<T[]> {
+export async function loadAll<T>(loader: IdLoader<T>, keys: readonly ObjectId[]): Promise<T[]> {
   const results = await loader.loadMany(keys);
   const failure = results.find((result): result is Error => result instanceof Error);
   if (failure) throw failure;
   return results as T[];
 }
 
-const toObjectIds = (keys: readonly string[]) =>
-  keys.filter((key) => /^[0-9a-fA-F]{24}$/.test(key)).map((key) => new ObjectId(key));
+/**
+ * For Relay's node resolution, which hands over the id part of global ids as strings: a string
+ * that is no database id loads nothing.
+ */
+export async function loadByHex<T>(
+  loader: IdLoader<T | null>,
+  ids: readonly string[],
+): Promise<Array<T | null>> {
+  const parsed = ids.map(hexToObjectId);
+  const loaded = await loadAll(
+    loader,
+    parsed.filter((id): id is ObjectId => id !== null),
+  );
+  let next = 0;
+  return parsed.map((id) => (id ? (loaded[next++] ?? null) : null));
+}
+
+const hex = (id: ObjectId) => id.toHexString();
+const options = { cacheKeyFn: hex };
 
 function byId<T extends { _id: ObjectId }>(
-  keys: readonly string[],
+  keys: readonly ObjectId[],
   docs: readonly T[],
 ): (T | null)[] {
-  const found = new Map(docs.map((doc) => [doc._id.toHexString(), doc]));
-  return keys.map((key) => found.get(key.toLowerCase()) ?? null);
+  const found = new Map(docs.map((doc) => [hex(doc._id), doc]));
+  return keys.map((key) => found.get(hex(key)) ?? null);
 }
 
 function grouped<T>(
-  keys: readonly string[],
+  keys: readonly ObjectId[],
   docs: readonly T[],
-  keysOf: (doc: T) => string[],
+  keysOf: (doc: T) => readonly ObjectId[],
 ): T[][] {
-  const groups = new Map<string, T[]>(keys.map((key) => [key.toLowerCase(), []]));
-  for (const doc of docs) for (const key of keysOf(doc)) groups.get(key)?.push(doc);
-  return keys.map((key) => groups.get(key.toLowerCase()) ?? []);
+  const groups = new Map<string, T[]>(keys.map((key) => [hex(key), []]));
+  for (const doc of docs) for (const key of keysOf(doc)) groups.get(hex(key))?.push(doc);
+  return keys.map((key) => groups.get(hex(key)) ?? []);
 }
 
 const newestFirst = { createdAt: -1, _id: -1 } as const;
@@ -60,49 +78,51 @@ const oneBatch = { batchSize: 10_000 } as const;
 
 export function createLoaders(collections: Collections): Loaders {
   return {
-    interaction: new DataLoader(async (keys) =>
-      byId(
-        keys,
-        await collections.interactions
-          .find({ _id: { $in: toObjectIds(keys) } }, oneBatch)
-          .toArray(),
-      ),
+    interaction: new DataLoader(
+      async (keys) =>
+        byId(
+          keys,
+          await collections.interactions.find({ _id: { $in: [...keys] } }, oneBatch).toArray(),
+        ),
+      options,
     ),
-    feedback: new DataLoader(async (keys) =>
-      byId(
-        keys,
-        await collections.feedback.find({ _id: { $in: toObjectIds(keys) } }, oneBatch).toArray(),
-      ),
+    feedback: new DataLoader(
+      async (keys) =>
+        byId(
+          keys,
+          await collections.feedback.find({ _id: { $in: [...keys] } }, oneBatch).toArray(),
+        ),
+      options,
     ),
     feedbackOfInteraction: new DataLoader(async (keys) => {
       const docs = await collections.feedback
         .find(
-          { interactionIds: { $in: toObjectIds(keys) }, status: "active" },
+          { interactionIds: { $in: [...keys] }, status: "active" },
           { sort: newestFirst, ...oneBatch },
         )
         .toArray();
-      return grouped(keys, docs, (doc) => doc.interactionIds.map((id) => id.toHexString()));
-    }),
+      return grouped(keys, docs, (doc) => doc.interactionIds);
+    }, options),
     supersededBy: new DataLoader(async (keys) => {
       const docs = await collections.feedback
-        .find({ supersededBy: { $in: toObjectIds(keys) } }, { sort: newestFirst, ...oneBatch })
+        .find({ supersededBy: { $in: [...keys] } }, { sort: newestFirst, ...oneBatch })
         .toArray();
-      return grouped(keys, docs, (doc) =>
-        doc.supersededBy ? [doc.supersededBy.toHexString()] : [],
-      );
-    }),
-    conflict: new DataLoader(async (keys) =>
-      byId(
-        keys,
-        await collections.conflicts.find({ _id: { $in: toObjectIds(keys) } }, oneBatch).toArray(),
-      ),
+      return grouped(keys, docs, (doc) => (doc.supersededBy ? [doc.supersededBy] : []));
+    }, options),
+    conflict: new DataLoader(
+      async (keys) =>
+        byId(
+          keys,
+          await collections.conflicts.find({ _id: { $in: [...keys] } }, oneBatch).toArray(),
+        ),
+      options,
     ),
     conflictOfInteraction: new DataLoader(async (keys) => {
       const docs = await collections.conflicts
-        .find({ interactionId: { $in: toObjectIds(keys) } }, oneBatch)
+        .find({ interactionId: { $in: [...keys] } }, oneBatch)
         .toArray();
-      const found = new Map(docs.map((doc) => [doc.interactionId.toHexString(), doc]));
-      return keys.map((key) => found.get(key.toLowerCase()) ?? null);
-    }),
+      const found = new Map(docs.map((doc) => [hex(doc.interactionId), doc]));
+      return keys.map((key) => found.get(hex(key)) ?? null);
+    }, options),
   };
 }

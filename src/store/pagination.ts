@@ -1,6 +1,6 @@
 import type { Collection, Document, Filter, ObjectId } from "mongodb";
-import { ObjectId as ObjectIdClass } from "mongodb";
 import { ValidationError } from "../errors.js";
+import { hexToObjectId } from "../ids.js";
 
 /** Relay's connection arguments. */
 export interface PageArgs {
@@ -27,12 +27,13 @@ function encodeCursor(time: Date, id: ObjectId): string {
 }
 
 function decodeCursor(cursor: string, path: string): { time: Date; id: ObjectId } {
-  const [time, id, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split(":");
+  const [time, hex, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split(":");
   const millis = Number(time);
-  if (rest.length > 0 || !id || !Number.isSafeInteger(millis) || !/^[0-9a-f]{24}$/.test(id)) {
+  const id = hexToObjectId(hex ?? "");
+  if (rest.length > 0 || !id || !Number.isSafeInteger(millis)) {
     throw new ValidationError([{ path, message: "is not a cursor returned by this connection" }]);
   }
-  return { time: new Date(millis), id: new ObjectIdClass(id) };
+  return { time: new Date(millis), id };
 }
 
 function pageSize(value: number | null | undefined, path: string): number | undefined {

@@ -6,7 +6,7 @@ import type {
   FeedbackDoc,
   FeedbackKeyDoc,
   InteractionDoc,
-} from "../feedback/model.js";
+} from "./documents.js";
 
 /**
  * The one place that declares Loopgate's collections, the shape of their documents and their

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Db } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Scope, systemActor } from "../../src/auth/actor.js";
 import { type ApiKeyService, createApiKeyService } from "../../src/auth/api-keys.js";
 import { BootstrapError, ensureBootstrapKey } from "../../src/auth/bootstrap.js";
 import { systemClock } from "../../src/clock.js";
-import type { Scope } from "../../src/context.js";
-import type { ApiKeyDoc } from "../../src/feedback/model.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
+import type { ApiKeyDoc } from "../../src/store/documents.js";
 import { indexDeclarations } from "../../src/store/schema.js";
 import { type GraphQLResponse, recordInteraction, useTestApp } from "../support/app.js";
 import { uniqueDbName, useTestDatabase } from "../support/mongo.js";
@@ -246,7 +246,7 @@ const operations: Operation[] = [
     variables: async () => {
       const { apiKey } = await testApp.services.apiKeys.create(
         { name: "to revoke", scopes: ["read"] },
-        "test",
+        systemActor("test"),
       );
       return { id: apiKey._id.toHexString() };
     },
@@ -457,7 +457,7 @@ describe("credentials", () => {
   it("stores keys only as SHA-256 hashes", async () => {
     const { secret } = await testApp.services.apiKeys.create(
       { name: "hashed", scopes: ["read"] },
-      "test",
+      systemActor("test"),
     );
     const docs = await testApp.store.collections.apiKeys.find().toArray();
     const stored = JSON.stringify(docs);
@@ -622,7 +622,7 @@ describe("bootstrap admin key (ensureBootstrapKey)", () => {
 
   it("outside production, creates nothing when a key already exists", async () => {
     const boot = await fresh();
-    await boot.apiKeys.create({ name: "existing", scopes: ["read"] }, "test");
+    await boot.apiKeys.create({ name: "existing", scopes: ["read"] }, systemActor("test"));
     expect(await boot.run({ production: false })).toEqual({});
     expect(await boot.collection.countDocuments()).toBe(1);
     expect(await exists(boot.keyFile)).toBe(false);
@@ -657,15 +657,18 @@ describe("bootstrap admin key (ensureBootstrapKey)", () => {
 
   it("in production, revoked keys count as no keys", async () => {
     const boot = await fresh();
-    const { apiKey } = await boot.apiKeys.create({ name: "old", scopes: ["admin"] }, "test");
-    await boot.apiKeys.revoke(apiKey._id.toHexString(), "test");
+    const { apiKey } = await boot.apiKeys.create(
+      { name: "old", scopes: ["admin"] },
+      systemActor("test"),
+    );
+    await boot.apiKeys.revoke(apiKey._id, systemActor("test"));
     await expect(boot.run({ production: true })).rejects.toBeInstanceOf(BootstrapError);
     expect(await boot.collection.countDocuments()).toBe(1);
   });
 
   it("in production with an active key, starts without creating anything", async () => {
     const boot = await fresh();
-    await boot.apiKeys.create({ name: "existing", scopes: ["admin"] }, "test");
+    await boot.apiKeys.create({ name: "existing", scopes: ["admin"] }, systemActor("test"));
     expect(await boot.run({ production: true })).toEqual({});
     expect(await boot.collection.countDocuments()).toBe(1);
     expect(await exists(boot.keyFile)).toBe(false);
@@ -688,7 +691,7 @@ describe("bootstrap admin key (ensureBootstrapKey)", () => {
 
   it("installs a configured key alongside existing keys, also outside production", async () => {
     const boot = await fresh();
-    await boot.apiKeys.create({ name: "existing", scopes: ["read"] }, "test");
+    await boot.apiKeys.create({ name: "existing", scopes: ["read"] }, systemActor("test"));
     const configuredKey = `operator-${randomBytes(24).toString("hex")}`;
     await boot.run({ production: false, configuredKey });
     await boot.run({ production: false, configuredKey });

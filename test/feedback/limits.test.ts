@@ -1,8 +1,9 @@
 import { ObjectId } from "mongodb";
 import { describe, expect, it } from "vitest";
-import { createDomainEvents, MAX_PENDING_EVENTS } from "../../src/feedback/events.js";
-import type { FeedbackDoc, InteractionDoc } from "../../src/feedback/model.js";
+import { actorOf } from "../../src/auth/actor.js";
+import { createDomainEvents, MAX_PENDING_EVENTS } from "../../src/events.js";
 import { emptySummary } from "../../src/feedback/summary.js";
+import type { FeedbackDoc, InteractionDoc } from "../../src/store/documents.js";
 import {
   interactionInput,
   RECORD,
@@ -55,8 +56,10 @@ describe("limits that keep one request from exhausting the server", () => {
     expect(listed.errors?.[0]?.message).toContain("filter.keys");
 
     const { id } = await recordInteraction(testApp);
-    const principal = await testApp.services.authenticate(
-      new Headers({ authorization: `Bearer ${testApp.adminKey}` }),
+    const principal = actorOf(
+      await testApp.services.authenticate(
+        new Headers({ authorization: `Bearer ${testApp.adminKey}` }),
+      ),
     );
     for (const signal of ["copy", "retry", "dwell"] as const) {
       await testApp.services.feedback.submit(

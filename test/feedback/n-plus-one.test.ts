@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { actorOf } from "../../src/auth/actor.js";
 import { interactionInput, useTestApp } from "../support/app.js";
 
 const testApp = useTestApp();
@@ -48,8 +49,10 @@ describe("walking the graph", () => {
     );
     const recorded = await testApp.services.interactions.recordMany(inputs as never);
     const ids = recorded.map((item) => (item.ok ? item.value.interaction._id.toHexString() : ""));
-    const principal = await testApp.services.authenticate(
-      new Headers({ authorization: `Bearer ${testApp.adminKey}` }),
+    const principal = actorOf(
+      await testApp.services.authenticate(
+        new Headers({ authorization: `Bearer ${testApp.adminKey}` }),
+      ),
     );
     for (const [index, id] of ids.entries()) {
       await testApp.services.feedback.submit(

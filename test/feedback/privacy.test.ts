@@ -3,10 +3,10 @@ import { decodeGlobalID } from "@pothos/plugin-relay";
 import { ObjectId } from "mongodb";
 import { stringify } from "safe-stable-stringify";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ERASED_TEXT } from "../../src/feedback/erasure.js";
-import type { RedactionCounts } from "../../src/feedback/model.js";
-import { createPseudonymizer } from "../../src/feedback/pseudonym.js";
-import { createRedactor, type PiiKind } from "../../src/feedback/redaction.js";
+import { ERASED_TEXT } from "../../src/privacy/erasure.js";
+import { createPseudonymizer } from "../../src/privacy/pseudonym.js";
+import { createRedactor, type PiiKind } from "../../src/privacy/redaction.js";
+import type { RedactionCounts } from "../../src/store/documents.js";
 import { collectionNames } from "../../src/store/schema.js";
 import {
   type FeedbackKindName,

@@ -2,8 +2,8 @@ import { createHmac, randomBytes } from "node:crypto";
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { ObjectId } from "mongodb";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createFeedbackTokens } from "../../src/auth/feedback-tokens.js";
 import { createManualClock } from "../../src/clock.js";
-import { createFeedbackTokens } from "../../src/feedback/tokens.js";
 import {
   type FeedbackKindName,
   type GraphQLResponse,
@@ -280,7 +280,8 @@ describe("feedback tokens", () => {
       kind: "feedbackToken",
       scopes: [],
       keyName: null,
-      interactionId: hex(id),
+      // Issue 6, item 5: every id the API returns is the same form, the Relay global id.
+      interactionId: id,
     });
   });
 
@@ -401,7 +402,7 @@ describe("feedback tokens", () => {
       });
       const interactionDoc = await storedInteraction(target);
       const { token: foreign } = other.issue({
-        interactionId: hex(target),
+        interactionId: new ObjectId(hex(target)),
         ...(interactionDoc?.userId ? { userId: interactionDoc.userId } : {}),
       });
       await expectRefused(foreign, target);

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { systemActor } from "../../src/auth/actor.js";
 import { systemClock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config.js";
 import { assemble } from "../../src/main.js";
@@ -135,7 +136,10 @@ describe("when the database is gone", () => {
       secret: "x".repeat(40),
       storeKind: "mongodb",
     });
-    const { secret } = await services.apiKeys.create({ name: "reader", scopes: ["read"] }, "test");
+    const { secret } = await services.apiKeys.create(
+      { name: "reader", scopes: ["read"] },
+      systemActor("test"),
+    );
     // The key is checked before the store goes away; after that every read fails inside a resolver.
     const cachedPrincipal = await services.authenticate(
       new Headers({ authorization: `Bearer ${secret}` }),

@@ -11,7 +11,7 @@ import {
 } from "graphql";
 import { describe, expect, it } from "vitest";
 import { graphiqlTabs } from "../../src/graphiql-examples.js";
-import { buildSchema, printSchemaSdl } from "../../src/schema/index.js";
+import { buildSchema, printSchemaSdl } from "../../src/resolvers/index.js";
 
 describe("the GraphQL schema", () => {
   it("matches the committed schema.graphql (run `npm run schema:print` after changing it)", async () => {

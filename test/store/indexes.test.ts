@@ -1,12 +1,8 @@
 import type { GraphQLField, GraphQLInputObjectType, GraphQLObjectType } from "graphql";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  type FeedbackFilter,
-  feedbackQuery,
-  type InteractionFilter,
-  interactionQuery,
-} from "../../src/feedback/filters.js";
-import { buildSchema } from "../../src/schema/index.js";
+import { type FeedbackFilter, feedbackQuery } from "../../src/feedback/filter.js";
+import { type InteractionFilter, interactionQuery } from "../../src/interactions/filter.js";
+import { buildSchema } from "../../src/resolvers/index.js";
 import { connectStore } from "../../src/store/mongo.js";
 import {
   collectionNames,

@@ -5,9 +5,9 @@ import { Writable } from "node:stream";
 import type { CommandStartedEvent } from "mongodb";
 import { afterAll, beforeAll, inject } from "vitest";
 import type { App } from "../../src/app.js";
+import { type Scope, systemActor } from "../../src/auth/actor.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
-import type { Scope } from "../../src/context.js";
 import { assemble } from "../../src/main.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
@@ -96,7 +96,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       (
         await services.apiKeys.create(
           { name: `test ${keyScopes.join("+")}`, scopes: keyScopes },
-          "test",
+          systemActor("test"),
         )
       ).secret;
     Object.assign(handle, {

@@ -1,16 +1,15 @@
-import type { Document } from "mongodb";
-import { errorFunction } from "simple-statistics";
+import type { Document, Filter } from "mongodb";
 import { ValidationError } from "../errors.js";
-import type { Collections } from "../store/mongo.js";
 import {
+  type CompiledFeedbackFilter,
+  compileFeedbackFilter,
   type FeedbackFilter,
-  feedbackQuery,
-  interactionQuery,
-  parseObjectId,
-  resolveFeedbackQuery,
-} from "./filters.js";
-import { type FeedbackKind, feedbackKinds } from "./model.js";
-import { judgementKinds } from "./sentiment.js";
+  resolveFeedbackMatch,
+} from "../feedback/filter.js";
+import { judgementKinds } from "../feedback/sentiment.js";
+import { type FeedbackDoc, type FeedbackKind, feedbackKinds } from "../store/documents.js";
+import type { Collections } from "../store/mongo.js";
+import { type ProportionTest, twoProportionTest } from "./statistics.js";
 
 export const statsGroupings = [
   "none",
@@ -72,20 +71,11 @@ export interface TimeBucket extends StatsBucket {
   readonly end: Date;
 }
 
-export interface VersionComparison {
+export interface VersionComparison extends ProportionTest {
   readonly modelId: string | null;
   readonly baseline: StatsBucket;
   readonly candidate: StatsBucket;
-  /** candidate − baseline positive rate, in absolute terms (0.05 = five points better). */
-  readonly positiveRateDifference: number | null;
-  /** Two-sided two-proportion z-test. */
-  readonly zScore: number | null;
-  readonly pValue: number | null;
   readonly confidenceLevel: number;
-  /** Interval for the difference at `confidenceLevel` (unpooled standard error). */
-  readonly differenceLow: number | null;
-  readonly differenceHigh: number | null;
-  readonly significant: boolean;
   /** Each side has at least MIN_SAMPLE judgements; below that the test says little. */
   readonly sufficientData: boolean;
 }
@@ -195,49 +185,23 @@ export function createAnalyticsService(deps: {
   const { collections } = deps;
 
   /**
-   * The part of a feedback filter that also describes interactions (model, session, time). Not
-   * the user: a feedback filter's userId is the rater's, so it narrows only the feedback side.
-   */
-  const interactionSide = (filter: FeedbackFilter) => ({
-    ...interactionQuery({
-      createdAt: filter.createdAt ?? null,
-      modelId: filter.modelId ?? null,
-      modelVersion: filter.modelVersion ?? null,
-      sessionId: filter.sessionId ?? null,
-    }),
-    // One interaction asked for: its rates are about it alone.
-    ...(filter.interactionId
-      ? { _id: parseObjectId(filter.interactionId, "filter.interactionId") }
-      : {}),
-  });
-
-  /**
    * Interaction-denominated rates: interactions created in the range, and which of them received
    * (matching, non-comparison) feedback at any time. `by` groups both sides the same way.
    */
   const interactionRates = async (
-    filter: FeedbackFilter,
+    compiled: CompiledFeedbackFilter,
     by: { interactions: Document | null; feedback: Document | null },
   ): Promise<Map<string, InteractionRates>> => {
-    const { createdAt, ...feedbackSide } = filter;
-    // Set only when the range has an end: an `undefined` value would reach the server as null
-    // (the driver serializes undefined as null) and match no feedback at all.
-    const interactionTime = feedbackQuery({ createdAt }).createdAt;
-    const perInteractionFeedback = {
-      ...feedbackQuery({ ...feedbackSide, createdAt: null }),
-      ...(interactionTime ? { interactionCreatedAt: interactionTime } : {}),
-      kind: { ...(feedbackQuery(feedbackSide).kind as object), $ne: "comparison" },
-    };
     const [interactionRows, feedbackRows] = await Promise.all([
       collections.interactions
         .aggregate([
-          { $match: interactionSide(filter) },
+          { $match: compiled.rates.interactions },
           { $group: { _id: by.interactions, count: { $sum: 1 } } },
         ])
         .toArray(),
       collections.feedback
         .aggregate([
-          { $match: perInteractionFeedback },
+          { $match: compiled.rates.feedback },
           {
             $group: {
               _id: { interaction: "$interactionId", group: by.feedback },
@@ -281,23 +245,23 @@ export function createAnalyticsService(deps: {
     return rates;
   };
 
-  const feedbackRows = async (filter: FeedbackFilter, groupId: Document | null) => {
-    const match = await resolveFeedbackQuery(collections, filter);
-    return collections.feedback
+  const feedbackRows = (match: Filter<FeedbackDoc>, groupId: Document | null) =>
+    collections.feedback
       .aggregate([{ $match: match }, { $group: { _id: groupId, ...feedbackAccumulators() } }])
       .toArray();
-  };
 
-  const stats: AnalyticsService["stats"] = async (filter, groupBy) => {
+  /** Grouped metrics over a compiled filter; free text is resolved once for both row sets. */
+  const statsOf = async (compiled: CompiledFeedbackFilter, groupBy: StatsGroupBy) => {
+    const match = await resolveFeedbackMatch(collections, compiled);
     const fields = groupBy === "none" ? null : groupFields[groupBy];
     const wantsRates = groupBy === "none" || groupBy === "model_version";
     const modelGroup = { modelId: "$model.id", modelVersion: "$model.version" };
     const [overallRows, groupRows, overallRates, groupRates] = await Promise.all([
-      feedbackRows(filter, null),
-      fields ? feedbackRows(filter, fields) : Promise.resolve([]),
-      interactionRates(filter, { interactions: null, feedback: null }),
+      feedbackRows(match, null),
+      fields ? feedbackRows(match, fields) : Promise.resolve([]),
+      interactionRates(compiled, { interactions: null, feedback: null }),
       groupBy === "model_version"
-        ? interactionRates(filter, { interactions: modelGroup, feedback: modelGroup })
+        ? interactionRates(compiled, { interactions: modelGroup, feedback: modelGroup })
         : Promise.resolve(new Map<string, InteractionRates>()),
     ]);
     const overall = toBucket(
@@ -325,9 +289,10 @@ export function createAnalyticsService(deps: {
   };
 
   return {
-    stats,
+    stats: (filter, groupBy) => statsOf(compileFeedbackFilter(filter), groupBy),
 
     async timeSeries(filter, interval) {
+      const compiled = compileFeedbackFilter(filter);
       const truncate = (field: string) => ({
         $dateTrunc: {
           date: field,
@@ -336,8 +301,8 @@ export function createAnalyticsService(deps: {
         },
       });
       const [rows, rates] = await Promise.all([
-        feedbackRows(filter, truncate("$createdAt")),
-        interactionRates(filter, {
+        feedbackRows(await resolveFeedbackMatch(collections, compiled), truncate("$createdAt")),
+        interactionRates(compiled, {
           interactions: truncate("$createdAt"),
           feedback: truncate("$interactionCreatedAt"),
         }),
@@ -352,8 +317,8 @@ export function createAnalyticsService(deps: {
       }
       const starts = new Set<number>([...byTime.keys(), ...ratesByTime.keys()]);
       // With both ends of the range given, empty buckets are filled in so charts have no holes.
-      const from = filter.createdAt?.from;
-      const to = filter.createdAt?.to;
+      const from = compiled.filter.createdAt?.from;
+      const to = compiled.filter.createdAt?.to;
       if (from && to) {
         const step = intervalMs[interval];
         const first = alignStart(from, interval);
@@ -409,7 +374,7 @@ export function createAnalyticsService(deps: {
         modelId,
         modelVersion: null,
       };
-      const { groups } = await stats(scoped, "model_version");
+      const { groups } = await statsOf(compileFeedbackFilter(scoped), "model_version");
       const pick = (version: string) =>
         groups.find(
           (group) => group.group.modelVersion === version && group.group.modelId === modelId,
@@ -447,72 +412,4 @@ export function alignStart(date: Date, interval: TimeInterval): number {
   if (interval === "day") return start.getTime();
   const daysSinceMonday = (start.getUTCDay() + 6) % 7;
   return start.getTime() - daysSinceMonday * intervalMs.day;
-}
-
-/**
- * Standard normal CDF from simple-statistics' error function (accurate to ~1e-7); its
- * `cumulativeStdNormalProbability` is a two-decimal table and its `probit` is off in the third
- * decimal, both too coarse for p-values and interval bounds.
- */
-export function normalCdf(z: number): number {
-  return 0.5 * (1 + errorFunction(z / Math.SQRT2));
-}
-
-/** Inverse of the standard normal CDF by bisection. */
-function normalQuantile(probability: number): number {
-  let low = -10;
-  let high = 10;
-  for (let step = 0; step < 100; step++) {
-    const middle = (low + high) / 2;
-    if (normalCdf(middle) < probability) low = middle;
-    else high = middle;
-  }
-  return (low + high) / 2;
-}
-
-export function twoProportionTest(
-  baseline: { successes: number; trials: number },
-  candidate: { successes: number; trials: number },
-  confidenceLevel: number,
-): Pick<
-  VersionComparison,
-  | "positiveRateDifference"
-  | "zScore"
-  | "pValue"
-  | "differenceLow"
-  | "differenceHigh"
-  | "significant"
-> {
-  if (baseline.trials === 0 || candidate.trials === 0) {
-    return {
-      positiveRateDifference: null,
-      zScore: null,
-      pValue: null,
-      differenceLow: null,
-      differenceHigh: null,
-      significant: false,
-    };
-  }
-  const p1 = baseline.successes / baseline.trials;
-  const p2 = candidate.successes / candidate.trials;
-  const difference = p2 - p1;
-  const pooled = (baseline.successes + candidate.successes) / (baseline.trials + candidate.trials);
-  const pooledError = Math.sqrt(
-    pooled * (1 - pooled) * (1 / baseline.trials + 1 / candidate.trials),
-  );
-  const zScore = pooledError === 0 ? 0 : difference / pooledError;
-  const pValue =
-    pooledError === 0 ? 1 : Math.min(1, Math.max(0, 2 * (1 - normalCdf(Math.abs(zScore)))));
-  const unpooledError = Math.sqrt(
-    (p1 * (1 - p1)) / baseline.trials + (p2 * (1 - p2)) / candidate.trials,
-  );
-  const critical = normalQuantile(1 - (1 - confidenceLevel) / 2);
-  return {
-    positiveRateDifference: difference,
-    zScore,
-    pValue,
-    differenceLow: difference - critical * unpooledError,
-    differenceHigh: difference + critical * unpooledError,
-    significant: pValue < 1 - confidenceLevel,
-  };
 }

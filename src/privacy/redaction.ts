@@ -1,4 +1,4 @@
-import type { RedactionCounts } from "./model.js";
+import type { RedactionCounts } from "../store/documents.js";
 
 export type PiiKind = "email" | "phone" | "card" | "ip";
 

@@ -1,5 +1,5 @@
 import type { ObjectId } from "mongodb";
-import type { ConflictReason, FeedbackDoc } from "./model.js";
+import type { ConflictReason, FeedbackDoc } from "../store/documents.js";
 
 export interface Disagreement {
   readonly reasons: ConflictReason[];

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { FeedbackDoc, InteractionDoc } from "./model.js";
+import type { FeedbackDoc, InteractionDoc } from "./store/documents.js";
 
 /** What the domain announces after a write is durable. */
 export interface DomainEventMap {

@@ -1,12 +1,13 @@
 import { type AnyBulkWriteOperation, ObjectId } from "mongodb";
 import { z } from "zod";
+import { type Actor, actorLabel } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
+import type { ConflictService } from "../conflicts/service.js";
+import type { SummaryService } from "../feedback/summary-service.js";
+import type { FeedbackDoc } from "../store/documents.js";
 import type { Collections } from "../store/mongo.js";
-import type { ConflictService } from "./conflicts.js";
-import { parseInput } from "./inputs.js";
-import type { FeedbackDoc } from "./model.js";
+import { parseInput } from "../validation.js";
 import type { Pseudonymizer } from "./pseudonym.js";
-import type { SummaryService } from "./summary-service.js";
 
 export const erasureModes = ["delete", "anonymize"] as const;
 export type ErasureMode = (typeof erasureModes)[number];
@@ -24,10 +25,7 @@ export interface ErasureReport {
 }
 
 export interface ErasureService {
-  eraseUser(
-    input: { userId: string; mode: ErasureMode },
-    requestedBy: string,
-  ): Promise<ErasureReport>;
+  eraseUser(input: { userId: string; mode: ErasureMode }, actor: Actor): Promise<ErasureReport>;
 }
 
 export const ERASED_TEXT = "[erased]";
@@ -52,7 +50,7 @@ export function createErasureService(deps: {
   const { collections } = deps;
 
   return {
-    async eraseUser(raw, requestedBy) {
+    async eraseUser(raw, actor) {
       const input = parseInput(erasureInput, raw);
       const userId = deps.pseudonymizer.pseudonymize(input.userId);
       const now = deps.clock.now();
@@ -84,7 +82,7 @@ export function createErasureService(deps: {
         _id: auditId,
         userId,
         mode: input.mode,
-        requestedBy,
+        requestedBy: actorLabel(actor),
         createdAt: now,
         status: "running",
         touched: [...touched.values(), ...(input.mode === "anonymize" ? ownInteractionIds : [])],

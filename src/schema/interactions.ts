@@ -1,5 +1,7 @@
-import type { InteractionDoc } from "../feedback/model.js";
-import { loadAll } from "../store/loaders.js";
+import type { ObjectId } from "mongodb";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
+import type { InteractionDoc } from "../store/documents.js";
+import { loadByHex } from "../store/loaders.js";
 import { builder } from "./builder.js";
 import {
   ChatMessageType,
@@ -7,6 +9,7 @@ import {
   ModelRefInput,
   ModelRefType,
   RedactionCountsType,
+  readOrBound,
   TimeRangeInput,
   TokenUsageType,
   TraceRefType,
@@ -18,7 +21,7 @@ builder.node(InteractionRef, {
   description:
     "One model answer with its full context: the query, the response, the model and its settings, the session and (pseudonymous) user, tracer ids and timings.",
   id: { resolve: (interaction) => interaction._id.toHexString() },
-  loadMany: (ids, context) => loadAll(context.loaders.interaction, ids),
+  loadMany: (ids, context) => loadByHex(context.loaders.interaction, ids),
   isTypeOf: (value) =>
     typeof value === "object" &&
     value !== null &&
@@ -190,4 +193,119 @@ export const InteractionFilterInput = builder.inputType("InteractionFilter", {
         'Words to find in the query, response or messages (whole words, any of them; "quoted phrase", -excluded).',
     }),
   }),
+});
+
+export class FeedbackTokenPayload {
+  constructor(
+    readonly token: string,
+    readonly expiresAt: Date,
+    readonly interactionId: ObjectId,
+  ) {}
+}
+
+builder.objectType(FeedbackTokenPayload, {
+  isTypeOf: (value) => value instanceof FeedbackTokenPayload,
+  name: "FeedbackToken",
+  description:
+    "A short-lived signed credential a browser uses to submit feedback on one interaction, without an API key: send it as `Authorization: Bearer <token>`.",
+  fields: (t) => ({
+    token: t.exposeString("token", { description: "The token." }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", description: "When it stops working." }),
+    interaction: t.field({
+      type: InteractionRef,
+      nullable: true,
+      // createFeedbackToken takes any id: issuing a token must not be a way to read.
+      authScopes: (payload) => readOrBound(payload.interactionId),
+      description: "The only interaction it accepts feedback for.",
+      resolve: (payload, _args, context) => context.loaders.interaction.load(payload.interactionId),
+    }),
+  }),
+});
+
+export class RecordInteractionPayload {
+  constructor(
+    readonly interaction: InteractionDoc,
+    readonly duplicate: boolean,
+    readonly feedbackToken: FeedbackTokenPayload | null,
+  ) {}
+}
+
+builder.objectType(RecordInteractionPayload, {
+  isTypeOf: (value) => value instanceof RecordInteractionPayload,
+  name: "RecordInteractionPayload",
+  description: "The stored interaction.",
+  fields: (t) => ({
+    interaction: t.field({
+      type: InteractionRef,
+      description: "The interaction.",
+      resolve: (payload) => payload.interaction,
+    }),
+    duplicate: t.exposeBoolean("duplicate", {
+      description:
+        "True when the idempotency key was seen before; the earlier interaction is returned.",
+    }),
+    feedbackToken: t.field({
+      type: FeedbackTokenPayload,
+      nullable: true,
+      description:
+        "A browser feedback token for this interaction, when withFeedbackToken was true.",
+      resolve: (payload) => payload.feedbackToken,
+    }),
+  }),
+});
+
+/** The outcome of a batch: one result per input, in input order. */
+export class RecordInteractionsPayload {
+  constructor(readonly results: ReadonlyArray<RecordInteractionPayload | Error>) {}
+}
+
+export const RecordInteractionResult = builder.errorUnion("RecordInteractionResult", {
+  description: "The stored interaction, or why nothing was stored.",
+  types: [RecordInteractionPayload, ValidationError, ConflictError, ForbiddenError],
+});
+
+export const RecordInteractionItemResult = builder.errorUnion("RecordInteractionItemResult", {
+  description: "One item of a batch: stored, or why that item was not stored.",
+  types: [RecordInteractionPayload, ValidationError, ConflictError],
+});
+
+builder.objectType(RecordInteractionsPayload, {
+  name: "RecordInteractionsPayload",
+  description: "Per-item results of a batch, in input order, with totals.",
+  isTypeOf: (value) => value instanceof RecordInteractionsPayload,
+  fields: (t) => ({
+    results: t.field({
+      type: [RecordInteractionItemResult],
+      description: "One result per input item, in the same order.",
+      resolve: (payload) => [...payload.results] as never,
+    }),
+    recorded: t.int({
+      description: "Items stored by this call.",
+      resolve: (payload) =>
+        payload.results.filter(
+          (item) => item instanceof RecordInteractionPayload && !item.duplicate,
+        ).length,
+    }),
+    duplicates: t.int({
+      description: "Items whose idempotency key was already stored (returned, not stored again).",
+      resolve: (payload) =>
+        payload.results.filter((item) => item instanceof RecordInteractionPayload && item.duplicate)
+          .length,
+    }),
+    failed: t.int({
+      description: "Items refused (see their result for why).",
+      resolve: (payload) =>
+        payload.results.filter((item) => !(item instanceof RecordInteractionPayload)).length,
+    }),
+  }),
+});
+
+export const RecordInteractionsResult = builder.errorUnion("RecordInteractionsResult", {
+  description: "The batch's per-item results, or why the whole batch was refused.",
+  types: [RecordInteractionsPayload, ValidationError, ForbiddenError],
+});
+
+export const FeedbackTokenResult = builder.errorUnion("FeedbackTokenResult", {
+  description: "A new feedback token, or why none was issued.",
+  types: [FeedbackTokenPayload, ValidationError, NotFoundError, ForbiddenError],
 });

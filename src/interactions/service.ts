@@ -1,17 +1,18 @@
 import { MongoBulkWriteError, ObjectId } from "mongodb";
 import type { Clock } from "../clock.js";
 import { ConflictError, DomainError, ValidationError } from "../errors.js";
+import type { DomainEvents } from "../events.js";
+import { emptySummary } from "../feedback/summary.js";
+import type { PayloadHasher } from "../privacy/payload-hash.js";
+import type { Pseudonymizer } from "../privacy/pseudonym.js";
+import type { Redactor } from "../privacy/redaction.js";
+import type { InteractionDoc, RedactionCounts } from "../store/documents.js";
 import { isDuplicateKeyOn } from "../store/errors.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginate } from "../store/pagination.js";
-import type { DomainEvents } from "./events.js";
-import { type InteractionFilter, interactionQuery } from "./filters.js";
-import { parseInput, type RecordInteractionInput, recordInteractionInput } from "./inputs.js";
-import type { InteractionDoc, RedactionCounts } from "./model.js";
-import type { PayloadHasher } from "./payload-hash.js";
-import type { Pseudonymizer } from "./pseudonym.js";
-import type { Redactor } from "./redaction.js";
-import { emptySummary } from "./summary.js";
+import { parseInput } from "../validation.js";
+import { type InteractionFilter, interactionQuery } from "./filter.js";
+import { type RecordInteractionInput, recordInteractionInput } from "./inputs.js";
 
 export interface RecordedInteraction {
   readonly interaction: InteractionDoc;

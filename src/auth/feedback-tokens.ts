@@ -1,6 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { ObjectId } from "mongodb";
 import { z } from "zod";
 import type { Clock } from "../clock.js";
+import { hexToObjectId } from "../ids.js";
 
 /**
  * Short-lived, signed, browser-safe credentials bound to one interaction (Loopgate's version of
@@ -8,14 +10,14 @@ import type { Clock } from "../clock.js";
  * costs no database round trip and any instance sharing LOOPGATE_SECRET accepts it.
  */
 export interface FeedbackTokenClaims {
-  readonly interactionId: string;
+  readonly interactionId: ObjectId;
   /** The interaction's pseudonymous user, who becomes the feedback's author. */
   readonly userId?: string;
   readonly expiresAt: Date;
 }
 
 export interface FeedbackTokens {
-  issue(claims: { interactionId: string; userId?: string; ttlSeconds?: number }): {
+  issue(claims: { interactionId: ObjectId; userId?: string; ttlSeconds?: number }): {
     token: string;
     expiresAt: Date;
   };
@@ -49,7 +51,7 @@ export function createFeedbackTokens(deps: {
       const payload = Buffer.from(
         JSON.stringify({
           v: 1,
-          iid: interactionId,
+          iid: interactionId.toHexString(),
           ...(userId ? { uid: userId } : {}),
           exp,
           jti: randomBytes(9).toString("base64url"),
@@ -74,8 +76,10 @@ export function createFeedbackTokens(deps: {
         return null;
       }
       if (claims.exp * 1000 <= deps.clock.now().getTime()) return null;
+      const interactionId = hexToObjectId(claims.iid);
+      if (!interactionId) return null;
       return {
-        interactionId: claims.iid,
+        interactionId,
         ...(claims.uid ? { userId: claims.uid } : {}),
         expiresAt: new Date(claims.exp * 1000),
       };

@@ -1,12 +1,17 @@
 import type { ObjectId } from "mongodb";
+import { type Actor, actorLabel, loopgateActor } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
 import { NotFoundError } from "../errors.js";
+import type {
+  ConflictDecision,
+  ConflictDoc,
+  ConflictStatus,
+  FeedbackDoc,
+} from "../store/documents.js";
 import { isDuplicateKeyOn } from "../store/errors.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginateBy } from "../store/pagination.js";
-import { detectDisagreement } from "./conflicts-detect.js";
-import { parseObjectId } from "./filters.js";
-import type { ConflictDecision, ConflictDoc, ConflictStatus, FeedbackDoc } from "./model.js";
+import { detectDisagreement } from "./detect.js";
 
 export interface ConflictService {
   /**
@@ -24,9 +29,9 @@ export interface ConflictService {
     page: PageArgs,
   ): Promise<Page<ConflictDoc>>;
   resolve(
-    id: string,
+    id: ObjectId,
     resolution: { decision: ConflictDecision; note?: string | null },
-    resolvedBy: string,
+    actor: Actor,
   ): Promise<ConflictDoc>;
 }
 
@@ -53,7 +58,7 @@ export function createConflictService(deps: {
               resolution: {
                 decision: "dismiss",
                 note: "disagreement withdrawn by later feedback",
-                resolvedBy: "loopgate",
+                resolvedBy: actorLabel(loopgateActor),
                 resolvedAt: now,
               },
             },
@@ -104,10 +109,10 @@ export function createConflictService(deps: {
       if (filter.modelId) query["model.id"] = filter.modelId;
       return paginateBy(collections.conflicts, query, page, "detectedAt");
     },
-    async resolve(id, resolution, resolvedBy) {
+    async resolve(id, resolution, actor) {
       const now = clock.now();
       const updated = await collections.conflicts.findOneAndUpdate(
-        { _id: parseObjectId(id, "id") },
+        { _id: id },
         {
           $set: {
             status: "resolved",
@@ -115,14 +120,14 @@ export function createConflictService(deps: {
             resolution: {
               decision: resolution.decision,
               ...(resolution.note ? { note: resolution.note } : {}),
-              resolvedBy,
+              resolvedBy: actorLabel(actor),
               resolvedAt: now,
             },
           },
         },
         { returnDocument: "after" },
       );
-      if (!updated) throw new NotFoundError("Conflict", id);
+      if (!updated) throw new NotFoundError("Conflict", id.toHexString());
       return updated;
     },
   };
