@@ -17,6 +17,9 @@ export const ATTEMPT_LOG_LENGTH = 10;
 /** Error messages are cut to this length before they are stored. */
 export const MAX_ERROR_LENGTH = 2_000;
 
+/** How often a claim looks for expired leases before queued jobs. */
+const EXPIRED_SWEEP_MS = 1_000;
+
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9._:-]{0,63}$/;
 
 export interface EnqueueOptions {
@@ -135,6 +138,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     });
   }
   const typeNames = () => [...types.keys()];
+  let nextExpiredSweep = 0;
 
   const attemptRecord = (
     job: Pick<JobDoc, "attempts" | "leaseOwner" | "startedAt">,
@@ -235,28 +239,45 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     async claim(claimTypes, worker, leaseMs) {
       if (claimTypes.length === 0) return null;
       const now = clock.now();
-      const before = await collection.findOneAndUpdate(
-        {
-          type: { $in: [...claimTypes] },
-          $or: [
-            { state: "queued", runAt: { $lte: now } },
-            { state: "running", leaseExpiresAt: { $lte: now } },
-          ],
+      const type = claimTypes.length === 1 ? claimTypes[0] : { $in: [...claimTypes] };
+      const update = {
+        $set: {
+          state: "running" as const,
+          leaseOwner: worker,
+          leaseExpiresAt: new Date(now.getTime() + leaseMs),
+          startedAt: now,
+          updatedAt: now,
         },
-        {
-          $set: {
-            state: "running",
-            leaseOwner: worker,
-            leaseExpiresAt: new Date(now.getTime() + leaseMs),
-            startedAt: now,
-            updatedAt: now,
+        $inc: { attempts: 1, fenceToken: 1 },
+      };
+      // "before" tells a fresh claim from the takeover of an expired lease; the document after
+      // the update follows from it exactly.
+      const takeQueued = () =>
+        collection.findOneAndUpdate(
+          // `$not: {$gt}` is `$lte` for runAt (always a Date) written so that no planner takes
+          // runAt as the range to scan: the claim index then yields priority order directly, one
+          // entry per claim instead of a sort of the whole backlog.
+          { state: "queued", type, runAt: { $not: { $gt: now } } } as Filter<JobDoc>,
+          update,
+          {
+            sort: { priority: -1, runAt: 1 },
+            hint: { state: 1, priority: -1, runAt: 1 },
+            returnDocument: "before",
           },
-          $inc: { attempts: 1, fenceToken: 1 },
-        },
-        // "before" tells a fresh claim from the takeover of an expired lease; the document after
-        // the update follows from it exactly.
-        { sort: { priority: -1, runAt: 1 }, returnDocument: "before" },
-      );
+        );
+      const takeExpired = () =>
+        collection.findOneAndUpdate(
+          { state: "running", type, leaseExpiresAt: { $lte: now } } as Filter<JobDoc>,
+          update,
+          { sort: { leaseExpiresAt: 1 }, returnDocument: "before" },
+        );
+      // Expired leases are looked for when nothing is queued, and first at least once a second,
+      // so a busy queue cannot starve a crashed worker's jobs.
+      const sweepFirst = now.getTime() >= nextExpiredSweep;
+      if (sweepFirst) nextExpiredSweep = now.getTime() + EXPIRED_SWEEP_MS;
+      const before = sweepFirst
+        ? ((await takeExpired()) ?? (await takeQueued()))
+        : ((await takeQueued()) ?? (await takeExpired()));
       if (!before) return null;
       const job: JobDoc = {
         ...before,

@@ -104,9 +104,10 @@ export const indexDeclarations: {
     { name: "user_status", key: { userId: 1, status: 1 } },
   ],
   jobs: [
-    // The claim: equality on state and type first, then the sort (priority, runAt), so the next
-    // job is the first entry of an index range rather than a sorted scan.
-    { name: "claim", key: { state: 1, type: 1, priority: -1, runAt: 1 } },
+    // The claim: equality on state, then the sort (priority, runAt), so the next job is the first
+    // entry of an index range whatever the set of types asked for (an $in on a key before the
+    // sort keys would make it a sorted scan of the whole backlog).
+    { name: "claim", key: { state: 1, priority: -1, runAt: 1 } },
     // Queue lag (oldest runnable job) and runAt bounds without a type.
     { name: "runnable", key: { state: 1, runAt: 1 } },
     // Expired leases: a crashed worker's jobs are claimed again from here.

@@ -59,7 +59,12 @@ describe("jobs through GraphQL (admin scope)", () => {
     );
     expect(all.errors).toBeUndefined();
     expect(all.data?.jobs.totalCount).toBe(3);
-    expect(all.data?.jobs.edges.map((edge: any) => [edge.node.type, edge.node.state])).toEqual([
+    expect(
+      all.data?.jobs.edges.map((edge: { node: { type: string; state: string } }) => [
+        edge.node.type,
+        edge.node.state,
+      ]),
+    ).toEqual([
       ["digest", "QUEUED"],
       ["digest", "RUNNING"],
       ["sync.langsmith", "DEAD"],
@@ -74,7 +79,9 @@ describe("jobs through GraphQL (admin scope)", () => {
       `query($after: String) { jobs(first: 5, after: $after) { edges { node { type state } } } }`,
       { after: page.data?.jobs.pageInfo.endCursor },
     );
-    expect(next.data?.jobs.edges.map((edge: any) => edge.node.state)).toEqual(["RUNNING", "DEAD"]);
+    expect(
+      next.data?.jobs.edges.map((edge: { node: { state: string } }) => edge.node.state),
+    ).toEqual(["RUNNING", "DEAD"]);
   });
 
   it("refuses an unknown job type filter with the known ones", async () => {
