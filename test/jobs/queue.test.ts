@@ -69,6 +69,9 @@ describe("enqueue", () => {
     // Still held while running.
     expect((await queue.enqueue("work", {}, { key: "digest:7" })).created).toBe(false);
     expect(await queue.complete(claimed)).toBe(true);
+    // Kept for an hour (keepFinishedMs), then the TTL index removes it.
+    const finished = await queue.get(first.job._id);
+    expect(finished?.purgeAt?.getTime()).toBe((finished?.finishedAt?.getTime() ?? 0) + 3_600_000);
     const again = await queue.enqueue("work", {}, { key: "digest:7" });
     expect(again.created).toBe(true);
     expect(again.job._id).not.toEqual(first.job._id);
@@ -279,6 +282,92 @@ describe("retries", () => {
 });
 
 describe("worker", () => {
+  it("sends a job that keeps killing its workers to dead instead of running it forever", async () => {
+    const { queue, clock } = await freshQueue([{ name: "poison", maxAttempts: 2 }]);
+    const { job } = await queue.enqueue("poison", {});
+    // Two workers claim it and die (their leases simply run out).
+    for (const worker of ["crashed-1", "crashed-2"]) {
+      expect(await queue.claim(["poison"], worker, 1_000)).not.toBeNull();
+      clock.advance(1_001);
+    }
+    let ran = false;
+    const worker = createJobWorker({
+      queue,
+      handlers: {
+        poison: async () => {
+          ran = true;
+        },
+      },
+      clock,
+      logger,
+      concurrency: 1,
+      leaseMs: 10_000,
+      pollMs: 10,
+    });
+    worker.start();
+    try {
+      await waitUntil(async () => (await queue.get(job._id))?.state === "dead", {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+        what: "the job to go dead",
+      });
+    } finally {
+      await worker.stop(1_000);
+    }
+    expect(ran).toBe(false);
+    const dead = await queue.get(job._id);
+    expect(dead?.lastError?.message).toContain("exceeds maxAttempts 2");
+    expect(dead?.attemptLog.map((entry) => entry.outcome)).toEqual([
+      "lease_expired",
+      "lease_expired",
+      "failed",
+    ]);
+  });
+
+  it("aborts a handler whose job is cancelled and writes nothing over the cancellation", async () => {
+    const { queue, clock } = await freshQueue([{ name: "slow" }]);
+    let aborted = false;
+    let started = false;
+    const worker = createJobWorker({
+      queue,
+      handlers: {
+        slow: (context) =>
+          new Promise<void>((resolve) => {
+            started = true;
+            context.signal.addEventListener("abort", () => {
+              aborted = true;
+              resolve(); // returns normally: the worker must still not mark it succeeded
+            });
+          }),
+      },
+      clock,
+      logger,
+      concurrency: 1,
+      leaseMs: 300,
+      pollMs: 10,
+    });
+    const { job } = await queue.enqueue("slow", {});
+    worker.start();
+    try {
+      await waitUntil(() => started, {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+        what: "the job to start",
+      });
+      await queue.cancel(job._id);
+      await waitUntil(() => aborted && worker.active === 0, {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+        what: "the handler to be aborted",
+      });
+    } finally {
+      await worker.stop(1_000);
+    }
+    const after = await queue.get(job._id);
+    expect(after?.state).toBe("cancelled");
+    expect(after?.attemptLog).toEqual([]);
+  });
+
   it("keeps each type under its own concurrency limit while other types run", async () => {
     const { queue, clock } = await freshQueue([
       { name: "limited", concurrency: 2 },
