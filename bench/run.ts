@@ -1,6 +1,7 @@
 /**
  * Store benchmark: `npm run bench`. Starts an embedded store in a temp dir (or uses
- * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group.
+ * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group, then
+ * the job queue's throughput against plain round trips. `BENCH_ONLY=jobs` runs only the queue.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -8,11 +9,13 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
+import { benchQueue } from "./jobs.js";
 import { benchDocs, type Timing, timeGroup, timeInsertMany, timeLookups } from "./store.js";
 
 const LARGE = 100_000;
 const SMALL = 10_000;
 const LOOKUPS = 2_000;
+const QUEUE_JOBS = 2_000;
 
 function fmt(ms: number): string {
   if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
@@ -37,11 +40,18 @@ async function main() {
     uri = store.uri;
   }
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  // A second client, so the queue's two workers connect like two processes.
+  const second = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   const dbName = `bench_${randomBytes(4).toString("hex")}`;
   const db = client.db(dbName);
   const benchStarted = performance.now();
   try {
     await client.connect();
+    await second.connect();
+    if (process.env.BENCH_ONLY === "jobs") {
+      await printQueueBench(client, second, dbName);
+      return;
+    }
     console.log(
       `Loopgate store benchmark: ${external ? "BENCH_MONGODB_URI" : "embedded store"} ` +
         `(node ${process.version}, ${cpus().length} cores)`,
@@ -105,13 +115,31 @@ async function main() {
       `$group over ${int(LARGE)} docs: median ${fmt(group.medianMs)} of ${group.samples} runs ` +
         `(p95 ${fmt(group.p95Ms)})`,
     );
+    console.log("");
+    await printQueueBench(client, second, dbName);
     console.log(`total bench time: ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
   } finally {
     await db.dropDatabase().catch(() => undefined);
     await client.close();
+    await second.close();
     await store?.close();
     if (dbPath) await rm(dbPath, { recursive: true, force: true });
   }
+}
+
+async function printQueueBench(first: MongoClient, second: MongoClient, dbName: string) {
+  // Warm-up on a few jobs first, so the figures below start warm.
+  await benchQueue([first, second], `${dbName}_warm`, 200);
+  await first.db(`${dbName}_warm`).dropDatabase();
+  const result = await benchQueue([first, second], dbName, QUEUE_JOBS);
+  console.log(`job queue, ${int(result.jobs)} jobs, 2 workers (concurrency 1 each):`);
+  console.log(`  enqueue (insertOne, 2 producers):      ${int(result.enqueuePerSec)} jobs/s`);
+  console.log(`  claimed and completed:                 ${int(result.drainPerSec)} jobs/s`);
+  console.log(`  baseline insert + findOneAndUpdate:    ${int(result.baselinePerSec)} pairs/s`);
+  console.log(
+    `  ratio queue drain / baseline: ${(result.drainPerSec / result.baselinePerSec).toFixed(2)}  ` +
+      "(both are 2 round trips per item; ≈1 means the queue adds little beyond them)",
+  );
 }
 
 await main();

@@ -15,7 +15,27 @@ const optionalSecret = (minLength: number) =>
     .optional()
     .or(z.literal("").transform(() => undefined));
 
+/** The durable job queue (src/jobs/) and which half of the gateway this process runs. */
+const jobsEnv = {
+  /** all: API and workers; api: only the GraphQL API (enqueues); worker: only runs jobs. */
+  LOOPGATE_ROLE: z.enum(["all", "api", "worker"]).default("all"),
+  /** Jobs one process runs at once (across types; each type may set a lower limit). */
+  JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** A claimed job's lease; heartbeats renew it every third of it. */
+  JOBS_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  /** Wait between claims while no job is runnable. */
+  JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  /** How long succeeded and cancelled jobs stay listed before they are purged. */
+  JOBS_KEEP_FINISHED_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(7 * 24),
+};
+
 export const configSchema = z.object({
+  ...jobsEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -103,6 +123,13 @@ export interface Config {
   readonly bootstrapAdminKey: string | undefined;
   readonly enforceDeclaredKeys: boolean;
   readonly corsOrigins: readonly string[];
+  readonly role: ParsedEnv["LOOPGATE_ROLE"];
+  readonly jobs: {
+    readonly concurrency: number;
+    readonly leaseMs: number;
+    readonly pollMs: number;
+    readonly keepFinishedMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -140,5 +167,12 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     bootstrapAdminKey: env.LOOPGATE_BOOTSTRAP_ADMIN_KEY,
     enforceDeclaredKeys: env.FEEDBACK_KEYS_ENFORCED,
     corsOrigins: env.CORS_ORIGINS,
+    role: env.LOOPGATE_ROLE,
+    jobs: {
+      concurrency: env.JOBS_CONCURRENCY,
+      leaseMs: env.JOBS_LEASE_MS,
+      pollMs: env.JOBS_POLL_MS,
+      keepFinishedMs: env.JOBS_KEEP_FINISHED_HOURS * 3_600_000,
+    },
   };
 }

@@ -5,7 +5,11 @@ import { BootstrapError, ensureBootstrapKey } from "./auth/bootstrap.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createHttpServer } from "./http-server.js";
+import { jobCatalog } from "./job-catalog.js";
+import type { JobCatalog } from "./jobs/types.js";
+import { createJobWorker, type JobWorker } from "./jobs/worker.js";
 import { registerDomainMetrics } from "./observability/domain-metrics.js";
+import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
@@ -33,6 +37,8 @@ export interface StartOptions {
 export interface Assembled {
   readonly services: Services;
   readonly app: App;
+  /** Not started yet; undefined when LOOPGATE_ROLE=api. */
+  readonly worker: JobWorker | undefined;
 }
 
 /**
@@ -40,11 +46,35 @@ export interface Assembled {
  * tests exercise exactly what production runs, minus the HTTP listener.
  */
 export function assemble(
-  deps: Omit<ServiceDeps, "logger"> & { logger: Logger; scopes: RequestScopes },
+  deps: Omit<ServiceDeps, "logger" | "jobTypes"> & {
+    logger: Logger;
+    scopes: RequestScopes;
+    /** The job types and handlers; tests pass their own. Default: src/job-catalog.ts. */
+    jobs?: JobCatalog<Services>;
+  },
 ): Assembled {
-  const services = createServices(deps);
+  const jobs = deps.jobs ?? jobCatalog;
+  const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
   registerDomainMetrics(metrics.registry, services.events);
+  const jobObserver = registerJobMetrics(metrics.registry, {
+    types: [...services.jobs.types.keys()],
+    stats: () => services.jobs.stats(),
+    now: () => deps.clock.now(),
+  });
+  const worker =
+    deps.config.role === "api"
+      ? undefined
+      : createJobWorker({
+          queue: services.jobs,
+          handlers: jobs.handlers(services),
+          clock: deps.clock,
+          logger: deps.logger,
+          concurrency: deps.config.jobs.concurrency,
+          leaseMs: deps.config.jobs.leaseMs,
+          pollMs: deps.config.jobs.pollMs,
+          observer: jobObserver,
+        });
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -55,7 +85,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app };
+  return { services, app, worker };
 }
 
 /** The composition root: config → store → services → app → HTTP server. */
@@ -115,12 +145,30 @@ export async function startLoopgate(
     await embedded?.close();
     throw error;
   }
-  const { services, app } = assembled;
-  const http = createHttpServer(app.handleNodeRequest);
+  const { services, app, worker } = assembled;
+  // A worker-only process serves only what operators scrape and probe.
+  const operational = new Set(["/metrics", "/healthz", "/readyz"]);
+  const http = createHttpServer(
+    config.role === "worker"
+      ? (request, response) => {
+          if (operational.has(new URL(request.url ?? "/", "http://x").pathname)) {
+            app.handleNodeRequest(request, response);
+          } else {
+            response
+              .writeHead(404, { "content-type": "text/plain" })
+              .end("this Loopgate process runs jobs only (LOOPGATE_ROLE=worker)\n");
+          }
+        }
+      : app.handleNodeRequest,
+  );
   const address = await http.listen(config.port, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url: `${url}/graphql`, port: address.port }, "Loopgate is listening");
+  logger.info(
+    { url: `${url}/graphql`, port: address.port, role: config.role },
+    "Loopgate is listening",
+  );
+  worker?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -130,7 +178,12 @@ export async function startLoopgate(
       stopping ??= (async () => {
         // Live subscriptions would otherwise hold the drain open until the timeout.
         services.events.close();
-        const { forced } = await http.stop(config.shutdownTimeoutMs);
+        // Workers stop claiming at once and get the same timeout as in-flight requests; jobs
+        // still running then keep their leases, which expire so another worker runs them.
+        const [{ forced }] = await Promise.all([
+          http.stop(config.shutdownTimeoutMs),
+          worker?.stop(config.shutdownTimeoutMs),
+        ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await store.close();
         await embedded?.close();

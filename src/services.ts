@@ -11,6 +11,8 @@ import { createFeedbackKeyService, type FeedbackKeyService } from "./feedback/ke
 import { createFeedbackReadService, type FeedbackReadService } from "./feedback/reads.js";
 import { createSummaryService } from "./feedback/summary-service.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
+import { createJobQueue, type JobQueue } from "./jobs/queue.js";
+import type { JobTypePolicy } from "./jobs/types.js";
 import type { Logger } from "./observability/logger.js";
 import { createErasureService, type ErasureService } from "./privacy/erasure.js";
 import { createPayloadHasher } from "./privacy/payload-hash.js";
@@ -32,6 +34,7 @@ export interface Services {
   readonly erasure: ErasureService;
   readonly events: DomainEvents;
   readonly authenticate: Authenticator;
+  readonly jobs: JobQueue;
 }
 
 export interface ServiceDeps {
@@ -43,6 +46,8 @@ export interface ServiceDeps {
   readonly secret: string;
   /** "embedded" when Loopgate started its own store, "mongodb" for an external MONGODB_URI. */
   readonly storeKind: "embedded" | "mongodb";
+  /** The closed set of job types (src/job-catalog.ts in production). */
+  readonly jobTypes: readonly JobTypePolicy[];
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -94,5 +99,11 @@ export function createServices(deps: ServiceDeps): Services {
     erasure: createErasureService({ collections, pseudonymizer, summaries, conflicts, clock }),
     events,
     authenticate: createAuthenticator({ apiKeys, tokens }),
+    jobs: createJobQueue({
+      collection: collections.jobs,
+      clock,
+      types: deps.jobTypes,
+      keepFinishedMs: config.jobs.keepFinishedMs,
+    }),
   };
 }

@@ -11,6 +11,7 @@ import "../schema/conflicts.js";
 import "../schema/analytics.js";
 import "../schema/auth.js";
 import "../schema/privacy.js";
+import "../schema/jobs.js";
 import "./system.js";
 import "./interactions.js";
 import "./feedback.js";
@@ -18,6 +19,7 @@ import "./conflicts.js";
 import "./analytics.js";
 import "./auth.js";
 import "./privacy.js";
+import "./jobs.js";
 
 let schema: GraphQLSchema | undefined;
 

@@ -7,6 +7,7 @@ import type {
   FeedbackKeyDoc,
   InteractionDoc,
 } from "./documents.js";
+import type { JobDoc } from "./job-doc.js";
 
 /**
  * The one place that declares Loopgate's collections, the shape of their documents and their
@@ -20,6 +21,7 @@ export type CollectionDocuments = {
   conflicts: ConflictDoc;
   apiKeys: ApiKeyDoc;
   erasures: ErasureDoc;
+  jobs: JobDoc;
 };
 
 export const collectionNames = [
@@ -29,6 +31,7 @@ export const collectionNames = [
   "conflicts",
   "apiKeys",
   "erasures",
+  "jobs",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -99,5 +102,22 @@ export const indexDeclarations: {
   erasures: [
     { name: "recent", key: { createdAt: -1 } },
     { name: "user_status", key: { userId: 1, status: 1 } },
+  ],
+  jobs: [
+    // The claim: equality on state, then the sort (priority, runAt), so the next job is the first
+    // entry of an index range whatever the set of types asked for (an $in on a key before the
+    // sort keys would make it a sorted scan of the whole backlog).
+    { name: "claim", key: { state: 1, priority: -1, runAt: 1 } },
+    // Queue lag (oldest runnable job) and runAt bounds without a type.
+    { name: "runnable", key: { state: 1, runAt: 1 } },
+    // Expired leases: a crashed worker's jobs are claimed again from here.
+    { name: "lease", key: { state: 1, leaseExpiresAt: 1 } },
+    // Always present (never null), so a plain unique index works on the embedded store too.
+    { name: "dedup", key: { dedupKey: 1 }, unique: true },
+    { name: "recent", key: recent },
+    { name: "type_recent", key: { type: 1, ...recent } },
+    { name: "state_recent", key: { state: 1, ...recent } },
+    // Finished jobs (succeeded, cancelled) are removed once purgeAt passes.
+    { name: "purge", key: { purgeAt: 1 }, expireAfterSeconds: 0 },
   ],
 };

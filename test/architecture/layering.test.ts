@@ -14,7 +14,18 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const src = join(root, "src");
 
 /** Domain areas: peers below the GraphQL layer and above the store. */
-const areas = ["interactions", "feedback", "conflicts", "analytics", "privacy", "auth"];
+const areas = [
+  "interactions",
+  "feedback",
+  "conflicts",
+  "analytics",
+  "privacy",
+  "auth",
+  "jobs",
+  "pipeline",
+  "datasets",
+  "integrations",
+];
 
 interface Rule {
   readonly name: string;

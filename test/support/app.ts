@@ -8,6 +8,8 @@ import type { App } from "../../src/app.js";
 import { type Scope, systemActor } from "../../src/auth/actor.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
+import type { JobCatalog } from "../../src/jobs/types.js";
+import type { JobWorker } from "../../src/jobs/worker.js";
 import { assemble } from "../../src/main.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
@@ -23,6 +25,8 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
 export interface TestApp {
   readonly app: App;
   readonly services: Services;
+  /** The job worker (not started; LOOPGATE_ROLE=api leaves it undefined). */
+  readonly worker: JobWorker | undefined;
   readonly store: Store;
   readonly config: Config;
   /** Every JSON line the app logged, parsed. */
@@ -45,6 +49,8 @@ export interface TestAppOptions {
   readonly clock?: Clock;
   /** Extra environment variables (e.g. PII_REDACT, FEEDBACK_KEYS_ENFORCED). */
   readonly env?: Record<string, string>;
+  /** Job types and handlers instead of the production catalog. */
+  readonly jobs?: JobCatalog<Services>;
 }
 
 /**
@@ -83,7 +89,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     store.client.on("commandStarted", (event) => commands.push(event));
     await store.ensureIndexes();
     const clock = options.clock ?? systemClock;
-    const { services, app } = assemble({
+    const { services, app, worker } = assemble({
       config,
       store,
       clock,
@@ -91,6 +97,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       scopes,
       secret: config.secret ?? "",
       storeKind: "mongodb",
+      jobs: options.jobs,
     });
     const key = async (keyScopes: Scope[]) =>
       (
@@ -102,6 +109,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     Object.assign(handle, {
       app,
       services,
+      worker,
       store,
       config,
       logs,
@@ -122,6 +130,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     });
   });
   afterAll(async () => {
+    await handle.worker?.stop(5_000);
     handle.services?.events.close();
     await handle.store?.db.dropDatabase();
     await handle.store?.close();

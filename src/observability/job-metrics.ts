@@ -1,0 +1,74 @@
+import { Gauge, Histogram, type Registry } from "prom-client";
+
+/** What the job metrics read; the queue provides it (observability imports no area). */
+export interface JobMetricsSource {
+  /** The registered job types: the only values the `type` label takes. */
+  readonly types: readonly string[];
+  stats(): Promise<{
+    readonly counts: ReadonlyArray<{ type: string; state: string; count: number }>;
+    readonly oldestRunnableSince: Date | null;
+  }>;
+  now(): Date;
+}
+
+const activeStates = ["queued", "running", "dead"] as const;
+const outcomes = ["succeeded", "retried", "dead", "lease_lost", "abandoned"] as const;
+
+/**
+ * Queue metrics. Counts of active jobs and the lag are read from the database on each scrape
+ * (the same figures from every process, API-only ones too: index-served, and bounded by the
+ * active jobs, since finished ones only count in the run histogram). Run durations are observed
+ * by the worker that ran them. Labels are closed sets: registered types, states, outcomes.
+ */
+export function registerJobMetrics(registry: Registry, source: JobMetricsSource) {
+  const types = new Set(source.types);
+  let last: ReturnType<JobMetricsSource["stats"]> | undefined;
+  // One query set per scrape, shared by both gauges.
+  const snapshot = () => {
+    last ??= source.stats().finally(() => {
+      setTimeout(() => {
+        last = undefined;
+      }, 100).unref();
+    });
+    return last;
+  };
+  new Gauge({
+    name: "loopgate_jobs",
+    help: "Jobs by type and state (queued, running, dead); succeeded and cancelled ones are purged.",
+    labelNames: ["type", "state"] as const,
+    registers: [registry],
+    async collect() {
+      const { counts } = await snapshot();
+      this.reset();
+      for (const type of types) for (const state of activeStates) this.set({ type, state }, 0);
+      for (const { type, state, count } of counts) {
+        if (types.has(type)) this.set({ type, state }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: "loopgate_job_queue_lag_seconds",
+    help: "Age of the oldest job that could run now (0 when none waits): rises when workers fall behind.",
+    registers: [registry],
+    async collect() {
+      const { oldestRunnableSince } = await snapshot();
+      this.set(
+        oldestRunnableSince
+          ? Math.max(0, (source.now().getTime() - oldestRunnableSince.getTime()) / 1000)
+          : 0,
+      );
+    },
+  });
+  const runs = new Histogram({
+    name: "loopgate_job_run_duration_seconds",
+    help: "Duration of job runs in this process, by type and outcome.",
+    labelNames: ["type", "outcome"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+    registers: [registry],
+  });
+  return {
+    runFinished(type: string, outcome: (typeof outcomes)[number], seconds: number) {
+      if (types.has(type)) runs.observe({ type, outcome }, seconds);
+    },
+  };
+}
