@@ -25,6 +25,11 @@ const jobsEnv = {
   JOBS_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
   /** Wait between claims while no job is runnable. */
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  /**
+   * How often a worker sweeps for feedback whose post-write steps did not finish (a crash between
+   * the insert and the steps), and how old such a marker must be before the sweeper takes over.
+   */
+  JOBS_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   /** How long succeeded and cancelled jobs stay listed before they are purged. */
   JOBS_KEEP_FINISHED_HOURS: z.coerce
     .number()
@@ -129,6 +134,7 @@ export interface Config {
     readonly leaseMs: number;
     readonly pollMs: number;
     readonly keepFinishedMs: number;
+    readonly sweepIntervalMs: number;
   };
 }
 
@@ -173,6 +179,7 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       leaseMs: env.JOBS_LEASE_MS,
       pollMs: env.JOBS_POLL_MS,
       keepFinishedMs: env.JOBS_KEEP_FINISHED_HOURS * 3_600_000,
+      sweepIntervalMs: env.JOBS_SWEEP_SECONDS * 1_000,
     },
   };
 }

@@ -5,7 +5,8 @@ import { BootstrapError, ensureBootstrapKey } from "./auth/bootstrap.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createHttpServer } from "./http-server.js";
-import { jobCatalog } from "./job-catalog.js";
+import { withJobTypes } from "./job-catalog.js";
+import { createPeriodic, type Periodic } from "./jobs/periodic.js";
 import type { JobCatalog } from "./jobs/types.js";
 import { createJobWorker, type JobWorker } from "./jobs/worker.js";
 import { registerDomainMetrics } from "./observability/domain-metrics.js";
@@ -39,6 +40,11 @@ export interface Assembled {
   readonly app: App;
   /** Not started yet; undefined when LOOPGATE_ROLE=api. */
   readonly worker: JobWorker | undefined;
+  /**
+   * The outbox sweep beside the worker (undefined when LOOPGATE_ROLE=api): at start it takes every
+   * feedback marked before this process started (a crash's leftovers), then sweeps on a cadence.
+   */
+  readonly sweeper: Periodic | undefined;
 }
 
 /**
@@ -49,11 +55,11 @@ export function assemble(
   deps: Omit<ServiceDeps, "logger" | "jobTypes"> & {
     logger: Logger;
     scopes: RequestScopes;
-    /** The job types and handlers; tests pass their own. Default: src/job-catalog.ts. */
+    /** Job types and handlers beside this build's own (src/job-catalog.ts); tests add theirs. */
     jobs?: JobCatalog<Services>;
   },
 ): Assembled {
-  const jobs = deps.jobs ?? jobCatalog;
+  const jobs = withJobTypes(deps.jobs);
   const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
   registerDomainMetrics(metrics.registry, services.events);
@@ -75,6 +81,19 @@ export function assemble(
           pollMs: deps.config.jobs.pollMs,
           observer: jobObserver,
         });
+  const startedAt = deps.clock.now();
+  const sweeper = worker
+    ? createPeriodic({
+        intervalMs: deps.config.jobs.sweepIntervalMs,
+        run: async (first) => {
+          const found = await services.outbox.sweep(first ? startedAt : undefined);
+          if (found > 0) {
+            deps.logger.info({ feedback: found }, "outbox: queued unfinished post-write steps");
+          }
+        },
+        failed: (error) => deps.logger.warn({ err: error }, "outbox sweep failed; retrying later"),
+      })
+    : undefined;
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -85,7 +104,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker };
+  return { services, app, worker, sweeper };
 }
 
 /** The composition root: config → store → services → app → HTTP server. */
@@ -145,7 +164,7 @@ export async function startLoopgate(
     await embedded?.close();
     throw error;
   }
-  const { services, app, worker } = assembled;
+  const { services, app, worker, sweeper } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   const http = createHttpServer(
@@ -169,6 +188,7 @@ export async function startLoopgate(
     "Loopgate is listening",
   );
   worker?.start();
+  sweeper?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -183,6 +203,7 @@ export async function startLoopgate(
         const [{ forced }] = await Promise.all([
           http.stop(config.shutdownTimeoutMs),
           worker?.stop(config.shutdownTimeoutMs),
+          sweeper?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await store.close();

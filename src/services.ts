@@ -8,6 +8,7 @@ import { type ConflictService, createConflictService } from "./conflicts/service
 import { createDomainEvents, type DomainEvents } from "./events.js";
 import { createFeedbackIngestService, type FeedbackIngestService } from "./feedback/ingest.js";
 import { createFeedbackKeyService, type FeedbackKeyService } from "./feedback/keys.js";
+import { createFeedbackOutbox, type FeedbackOutbox, POST_WRITE_JOB } from "./feedback/outbox.js";
 import { createFeedbackReadService, type FeedbackReadService } from "./feedback/reads.js";
 import { createSummaryService } from "./feedback/summary-service.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
@@ -35,6 +36,8 @@ export interface Services {
   readonly events: DomainEvents;
   readonly authenticate: Authenticator;
   readonly jobs: JobQueue;
+  /** Post-write steps of feedback whose inline run did not finish (crash, failed step). */
+  readonly outbox: FeedbackOutbox;
 }
 
 export interface ServiceDeps {
@@ -68,6 +71,29 @@ export function createServices(deps: ServiceDeps): Services {
   const summaries = createSummaryService({ collections });
   const conflicts = createConflictService({ collections, clock });
   const apiKeys = createApiKeyService({ collections, clock });
+  const jobs = createJobQueue({
+    collection: collections.jobs,
+    clock,
+    types: deps.jobTypes,
+    keepFinishedMs: config.jobs.keepFinishedMs,
+  });
+  const outbox = createFeedbackOutbox({
+    collections,
+    postWrite: { collections, clock, summaries, conflicts },
+    clock,
+    enqueue: (id) =>
+      jobs.enqueue(
+        POST_WRITE_JOB,
+        { feedbackId: id.toHexString() },
+        { key: `${POST_WRITE_JOB}:${id.toHexString()}` },
+      ),
+    deferred: (error, id) =>
+      logger.warn(
+        { err: error, feedbackId: id.toHexString() },
+        "post-write steps failed after the feedback was stored; the outbox sweeper will finish them",
+      ),
+    graceMs: config.jobs.sweepIntervalMs,
+  });
   const ingest = createFeedbackIngestService({
     collections,
     clock,
@@ -75,8 +101,7 @@ export function createServices(deps: ServiceDeps): Services {
     pseudonymizer,
     fingerprint,
     keys,
-    summaries,
-    conflicts,
+    outbox,
     events,
     enforceDeclaredKeys: config.enforceDeclaredKeys,
   });
@@ -99,11 +124,7 @@ export function createServices(deps: ServiceDeps): Services {
     erasure: createErasureService({ collections, pseudonymizer, summaries, conflicts, clock }),
     events,
     authenticate: createAuthenticator({ apiKeys, tokens }),
-    jobs: createJobQueue({
-      collection: collections.jobs,
-      clock,
-      types: deps.jobTypes,
-      keepFinishedMs: config.jobs.keepFinishedMs,
-    }),
+    jobs,
+    outbox,
   };
 }

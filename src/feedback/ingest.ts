@@ -23,7 +23,7 @@ import type { Collections } from "../store/mongo.js";
 import { parseInput } from "../validation.js";
 import { type FeedbackInputs, feedbackInputs, type ParsedFeedbackInputs } from "./inputs.js";
 import type { FeedbackKeyService } from "./keys.js";
-import { type PostWriteContext, postWriteSteps, runPostWriteSteps } from "./post-write.js";
+import type { FeedbackOutbox } from "./outbox.js";
 import { normalizeRating, sentimentOf } from "./sentiment.js";
 import type { SummaryService } from "./summary-service.js";
 
@@ -250,19 +250,13 @@ export function createFeedbackIngestService(deps: {
   /** Keyed fingerprint of inputs for idempotency checks. */
   fingerprint: PayloadHasher;
   keys: FeedbackKeyService;
-  summaries: SummaryService;
-  conflicts: ConflictService;
+  /** Runs the post-write steps of a committed write and keeps them durable (outbox.ts). */
+  outbox: FeedbackOutbox;
   events: DomainEvents;
   /** Reject feedback on keys no admin declared. */
   enforceDeclaredKeys: boolean;
 }): FeedbackIngestService {
   const { collections, clock, redactor, pseudonymizer } = deps;
-  const postWrite: PostWriteContext = {
-    collections,
-    clock,
-    summaries: deps.summaries,
-    conflicts: deps.conflicts,
-  };
 
   const loadInteraction = async (id: ObjectId): Promise<InteractionDoc> => {
     const interaction = await collections.interactions.findOne({ _id: id });
@@ -371,6 +365,7 @@ export function createFeedbackIngestService(deps: {
       status: "active",
       createdAt: parsed.createdAt ?? now,
       receivedAt: now,
+      pendingSince: now,
       payloadHash: deps.fingerprint({ kind, parsed }),
       submittedBy: actorLabel(actor),
     };
@@ -428,10 +423,10 @@ export function createFeedbackIngestService(deps: {
       const existing = await insert(doc);
       if (existing) {
         // The first attempt may have stored the feedback and failed before the post-write steps.
-        const { conflict } = await runPostWriteSteps(postWrite, existing, postWriteSteps);
+        const { conflict } = await deps.outbox.afterWrite(existing);
         return { feedback: existing, duplicate: true, supersededIds: [], conflict };
       }
-      const { supersededIds, conflict } = await runPostWriteSteps(postWrite, doc, postWriteSteps);
+      const { supersededIds, conflict } = await deps.outbox.afterWrite(doc);
       deps.events.emit("feedbackRecorded", doc);
       return { feedback: doc, duplicate: false, supersededIds, conflict };
     },

@@ -180,6 +180,12 @@ export interface FeedbackDoc {
   redactions?: RedactionCounts;
   /** Set when an erasure anonymized this feedback. */
   erasedAt?: Date;
+  /**
+   * The outbox marker: set in the insert itself and removed once the post-write steps
+   * (feedback/post-write.ts) have run, so a crash between the two leaves a trace the sweeper
+   * (feedback/outbox.ts) finds and finishes.
+   */
+  pendingSince?: Date;
 }
 
 /** A declared feedback key (as LangSmith's feedback configs, but enforced on write). */

@@ -80,6 +80,8 @@ export const indexDeclarations: {
     { name: "status_recent", key: { status: 1, ...recent } },
     { name: "superseded_by", key: { supersededBy: 1 } },
     { name: "idempotency", key: { idempotencyKey: 1 }, unique: true, sparse: true },
+    // Sparse: only feedback whose post-write steps are unconfirmed carries the outbox marker.
+    { name: "pending", key: { pendingSince: 1, _id: 1 }, sparse: true },
     {
       name: "text",
       key: {

@@ -18,6 +18,7 @@ describe("LOOPGATE_ROLE and the jobs settings", () => {
       leaseMs: 30_000,
       pollMs: 1_000,
       keepFinishedMs: 7 * 24 * 3_600_000,
+      sweepIntervalMs: 60_000,
     });
   });
 
