@@ -8,6 +8,7 @@ import { type ConflictService, createConflictService } from "./conflicts/service
 import { createDomainEvents, type DomainEvents } from "./events.js";
 import { createFeedbackIngestService, type FeedbackIngestService } from "./feedback/ingest.js";
 import { createFeedbackKeyService, type FeedbackKeyService } from "./feedback/keys.js";
+import type { PostWriteContext } from "./feedback/post-write.js";
 import { createFeedbackReadService, type FeedbackReadService } from "./feedback/reads.js";
 import { createSummaryService } from "./feedback/summary-service.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
@@ -32,6 +33,11 @@ export interface Services {
   readonly erasure: ErasureService;
   readonly events: DomainEvents;
   readonly authenticate: Authenticator;
+  /**
+   * What `postWriteSteps` (feedback/post-write.ts) run with: a job that re-reads a stored feedback
+   * by id runs `runPostWriteSteps(services.postWrite, feedback)` with the same wiring as a request.
+   */
+  readonly postWrite: PostWriteContext;
 }
 
 export interface ServiceDeps {
@@ -63,6 +69,7 @@ export function createServices(deps: ServiceDeps): Services {
   const summaries = createSummaryService({ collections });
   const conflicts = createConflictService({ collections, clock });
   const apiKeys = createApiKeyService({ collections, clock });
+  const postWrite: PostWriteContext = { collections, clock, summaries, conflicts };
   const ingest = createFeedbackIngestService({
     collections,
     clock,
@@ -70,8 +77,7 @@ export function createServices(deps: ServiceDeps): Services {
     pseudonymizer,
     fingerprint,
     keys,
-    summaries,
-    conflicts,
+    postWrite,
     events,
     enforceDeclaredKeys: config.enforceDeclaredKeys,
   });
@@ -94,5 +100,6 @@ export function createServices(deps: ServiceDeps): Services {
     erasure: createErasureService({ collections, pseudonymizer, summaries, conflicts, clock }),
     events,
     authenticate: createAuthenticator({ apiKeys, tokens }),
+    postWrite,
   };
 }

@@ -1,7 +1,6 @@
 import { ObjectId } from "mongodb";
 import { type Actor, actorLabel } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
-import type { ConflictService } from "../conflicts/service.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
 import type { DomainEvents } from "../events.js";
 import type { PayloadHasher } from "../privacy/payload-hash.js";
@@ -25,7 +24,6 @@ import { type FeedbackInputs, feedbackInputs, type ParsedFeedbackInputs } from "
 import type { FeedbackKeyService } from "./keys.js";
 import { type PostWriteContext, postWriteSteps, runPostWriteSteps } from "./post-write.js";
 import { normalizeRating, sentimentOf } from "./sentiment.js";
-import type { SummaryService } from "./summary-service.js";
 
 export interface SubmittedFeedback {
   readonly feedback: FeedbackDoc;
@@ -250,19 +248,13 @@ export function createFeedbackIngestService(deps: {
   /** Keyed fingerprint of inputs for idempotency checks. */
   fingerprint: PayloadHasher;
   keys: FeedbackKeyService;
-  summaries: SummaryService;
-  conflicts: ConflictService;
+  /** What the post-write steps run with (post-write.ts). */
+  postWrite: PostWriteContext;
   events: DomainEvents;
   /** Reject feedback on keys no admin declared. */
   enforceDeclaredKeys: boolean;
 }): FeedbackIngestService {
-  const { collections, clock, redactor, pseudonymizer } = deps;
-  const postWrite: PostWriteContext = {
-    collections,
-    clock,
-    summaries: deps.summaries,
-    conflicts: deps.conflicts,
-  };
+  const { collections, clock, redactor, pseudonymizer, postWrite } = deps;
 
   const loadInteraction = async (id: ObjectId): Promise<InteractionDoc> => {
     const interaction = await collections.interactions.findOne({ _id: id });
