@@ -9,6 +9,7 @@ import { createDomainEvents, type DomainEvents } from "./events.js";
 import { createFeedbackIngestService, type FeedbackIngestService } from "./feedback/ingest.js";
 import { createFeedbackKeyService, type FeedbackKeyService } from "./feedback/keys.js";
 import { createFeedbackOutbox, type FeedbackOutbox, POST_WRITE_JOB } from "./feedback/outbox.js";
+import type { PostWriteContext } from "./feedback/post-write.js";
 import { createFeedbackReadService, type FeedbackReadService } from "./feedback/reads.js";
 import { createSummaryService } from "./feedback/summary-service.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
@@ -38,6 +39,11 @@ export interface Services {
   readonly jobs: JobQueue;
   /** Post-write steps of feedback whose inline run did not finish (crash, failed step). */
   readonly outbox: FeedbackOutbox;
+  /**
+   * What `postWriteSteps` (feedback/post-write.ts) run with: a job that re-reads a stored feedback
+   * by id runs `runPostWriteSteps(services.postWrite, feedback)` with the same wiring as a request.
+   */
+  readonly postWrite: PostWriteContext;
 }
 
 export interface ServiceDeps {
@@ -71,6 +77,7 @@ export function createServices(deps: ServiceDeps): Services {
   const summaries = createSummaryService({ collections });
   const conflicts = createConflictService({ collections, clock });
   const apiKeys = createApiKeyService({ collections, clock });
+  const postWrite: PostWriteContext = { collections, clock, summaries, conflicts };
   const jobs = createJobQueue({
     collection: collections.jobs,
     clock,
@@ -79,7 +86,7 @@ export function createServices(deps: ServiceDeps): Services {
   });
   const outbox = createFeedbackOutbox({
     collections,
-    postWrite: { collections, clock, summaries, conflicts },
+    postWrite,
     clock,
     enqueue: (id) =>
       jobs.enqueue(

@@ -1,7 +1,6 @@
 import { ObjectId } from "mongodb";
 import { type Actor, actorLabel } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
-import type { ConflictService } from "../conflicts/service.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
 import type { DomainEvents } from "../events.js";
 import type { PayloadHasher } from "../privacy/payload-hash.js";
@@ -25,7 +24,6 @@ import { type FeedbackInputs, feedbackInputs, type ParsedFeedbackInputs } from "
 import type { FeedbackKeyService } from "./keys.js";
 import type { FeedbackOutbox } from "./outbox.js";
 import { normalizeRating, sentimentOf } from "./sentiment.js";
-import type { SummaryService } from "./summary-service.js";
 
 export interface SubmittedFeedback {
   readonly feedback: FeedbackDoc;

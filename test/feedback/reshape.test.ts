@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { systemActor } from "../../src/auth/actor.js";
-import { systemClock } from "../../src/clock.js";
 import {
   conflictsStep,
   digestStep,
@@ -9,7 +8,6 @@ import {
   runPostWriteSteps,
 } from "../../src/feedback/post-write.js";
 import { emptySummary } from "../../src/feedback/summary.js";
-import { createSummaryService } from "../../src/feedback/summary-service.js";
 import { parseId } from "../../src/ids.js";
 import { recordInteraction, useTestApp } from "../support/app.js";
 
@@ -24,12 +22,7 @@ const THUMBS = /* GraphQL */ `
   }
 `;
 
-const postWriteContext = () => ({
-  collections: testApp.store.collections,
-  clock: systemClock,
-  summaries: createSummaryService({ collections: testApp.store.collections }),
-  conflicts: testApp.services.conflicts,
-});
+const postWriteContext = () => testApp.services.postWrite;
 
 /** Two raters judging one answer both ways: a digest and an open conflict to converge on. */
 async function disputedInteraction() {
