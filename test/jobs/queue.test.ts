@@ -44,6 +44,51 @@ const claimOrFail = async (queue: JobQueue, worker = "w1", leaseMs = 10_000) => 
   return claimed;
 };
 
+describe("round trips", () => {
+  it("an enqueue is one insert; a claim one findAndModify; a completion one update", async () => {
+    const monitored = await connectStore({
+      uri: inject("mongoUri"),
+      dbName: store.db.databaseName,
+      clientOptions: { monitorCommands: true },
+    });
+    const sent: string[] = [];
+    monitored.client.on("commandStarted", (event) => sent.push(event.commandName));
+    try {
+      await store.collections.jobs.deleteMany({});
+      const clock = createManualClock(T0);
+      const queue = createJobQueue({
+        collection: monitored.collections.jobs,
+        clock,
+        types: [{ name: "work" }],
+        keepFinishedMs: 3_600_000,
+      });
+      const count = async (action: () => Promise<unknown>) => {
+        const before = sent.length;
+        await action();
+        return sent.slice(before);
+      };
+      // The first claim also looks for expired leases (at most once a second).
+      await queue.enqueue("work", {});
+      expect(await count(() => claimOrFail(queue))).toEqual(["findAndModify", "findAndModify"]);
+      await queue.enqueue("work", {});
+      expect(await count(() => queue.enqueue("work", {}))).toEqual(["insert"]);
+      const claimed = await count(async () => {
+        const job = await claimOrFail(queue);
+        expect(await count(() => queue.complete(job))).toEqual(["update"]);
+      });
+      expect(claimed).toEqual(["findAndModify", "update"]);
+      // A repeated key costs one more read to return the holder.
+      await queue.enqueue("work", {}, { key: "k" });
+      expect(await count(() => queue.enqueue("work", {}, { key: "k" }))).toEqual([
+        "insert",
+        "find",
+      ]);
+    } finally {
+      await monitored.close();
+    }
+  });
+});
+
 describe("enqueue", () => {
   it("makes one job per de-duplication key, even when enqueues race", async () => {
     const { queue } = await freshQueue();
