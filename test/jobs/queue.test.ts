@@ -89,6 +89,50 @@ describe("round trips", () => {
   });
 });
 
+describe("claim cost", () => {
+  it("reads the next job off the claim index, not by sorting the backlog", async () => {
+    const monitored = await connectStore({
+      uri: inject("mongoUri"),
+      dbName: store.db.databaseName,
+      clientOptions: { monitorCommands: true },
+    });
+    const claims: Array<Record<string, unknown>> = [];
+    monitored.client.on("commandStarted", (event) => {
+      if (event.commandName === "findAndModify") claims.push(event.command);
+    });
+    try {
+      await store.collections.jobs.deleteMany({});
+      const clock = createManualClock(T0);
+      const queue = createJobQueue({
+        collection: monitored.collections.jobs,
+        clock,
+        types: [{ name: "work" }, { name: "other" }],
+        keepFinishedMs: 3_600_000,
+      });
+      const backlog = Array.from({ length: 300 }, (_, i) =>
+        queue.enqueue(i % 2 ? "work" : "other", { i }, { priority: i % 3 }),
+      );
+      await Promise.all(backlog);
+      // The first claim also sweeps expired leases; the next ones within a second do not.
+      await queue.claim(["other"], "w", 10_000);
+      for (const types of [["work"], ["work", "other"]]) {
+        claims.length = 0;
+        expect(await queue.claim(types, "w", 10_000)).not.toBeNull();
+        expect(claims).toHaveLength(1);
+        const { findAndModify, query, sort, update, hint } = claims[0] as Record<string, unknown>;
+        const explained = await store.db.command({
+          explain: { findAndModify, query, sort, update, hint },
+          verbosity: "executionStats",
+        });
+        // A few jobs of other types may sit first in priority order; never the backlog (300).
+        expect(explained.executionStats.totalDocsExamined).toBeLessThanOrEqual(10);
+      }
+    } finally {
+      await monitored.close();
+    }
+  });
+});
+
 describe("enqueue", () => {
   it("makes one job per de-duplication key, even when enqueues race", async () => {
     const { queue } = await freshQueue();
