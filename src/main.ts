@@ -25,7 +25,10 @@ export interface RunningLoopgate {
   readonly config: Config;
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:4000 */
   readonly url: string;
-  /** Graceful stop: stop accepting, drain in-flight requests, close the database. */
+  /**
+   * Graceful stop: stop accepting and claiming, drain in-flight requests and running jobs, close
+   * the database.
+   */
   stop(): Promise<void>;
 }
 
@@ -107,7 +110,7 @@ export function assemble(
   return { services, app, worker, sweeper };
 }
 
-/** The composition root: config → store → services → app → HTTP server. */
+/** The composition root: config → store → services → app → HTTP server → job worker (per role). */
 export async function startLoopgate(
   environment: Readonly<Record<string, string | undefined>>,
   options: StartOptions = {},

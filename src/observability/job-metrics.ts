@@ -22,14 +22,19 @@ const outcomes = ["succeeded", "retried", "dead", "lease_lost", "abandoned"] as 
  */
 export function registerJobMetrics(registry: Registry, source: JobMetricsSource) {
   const types = new Set(source.types);
-  let last: ReturnType<JobMetricsSource["stats"]> | undefined;
-  // One query set per scrape, shared by both gauges.
+  type Snapshot = Awaited<ReturnType<JobMetricsSource["stats"]>> | undefined;
+  let last: Promise<Snapshot> | undefined;
+  // One query set per scrape, shared by both gauges. A database that does not answer must not
+  // take the process metrics down with it: the job gauges are then left out of that scrape.
   const snapshot = () => {
-    last ??= source.stats().finally(() => {
-      setTimeout(() => {
-        last = undefined;
-      }, 100).unref();
-    });
+    last ??= source
+      .stats()
+      .catch(() => undefined)
+      .finally(() => {
+        setTimeout(() => {
+          last = undefined;
+        }, 100).unref();
+      });
     return last;
   };
   new Gauge({
@@ -38,8 +43,10 @@ export function registerJobMetrics(registry: Registry, source: JobMetricsSource)
     labelNames: ["type", "state"] as const,
     registers: [registry],
     async collect() {
-      const { counts } = await snapshot();
+      const stats = await snapshot();
       this.reset();
+      if (!stats) return;
+      const { counts } = stats;
       for (const type of types) for (const state of activeStates) this.set({ type, state }, 0);
       for (const { type, state, count } of counts) {
         if (types.has(type)) this.set({ type, state }, count);
@@ -51,7 +58,10 @@ export function registerJobMetrics(registry: Registry, source: JobMetricsSource)
     help: "Age of the oldest job that could run now (0 when none waits): rises when workers fall behind.",
     registers: [registry],
     async collect() {
-      const { oldestRunnableSince } = await snapshot();
+      const stats = await snapshot();
+      this.reset();
+      if (!stats) return;
+      const { oldestRunnableSince } = stats;
       this.set(
         oldestRunnableSince
           ? Math.max(0, (source.now().getTime() - oldestRunnableSince.getTime()) / 1000)

@@ -44,6 +44,95 @@ const claimOrFail = async (queue: JobQueue, worker = "w1", leaseMs = 10_000) => 
   return claimed;
 };
 
+describe("round trips", () => {
+  it("an enqueue is one insert; a claim one findAndModify; a completion one update", async () => {
+    const monitored = await connectStore({
+      uri: inject("mongoUri"),
+      dbName: store.db.databaseName,
+      clientOptions: { monitorCommands: true },
+    });
+    const sent: string[] = [];
+    monitored.client.on("commandStarted", (event) => sent.push(event.commandName));
+    try {
+      await store.collections.jobs.deleteMany({});
+      const clock = createManualClock(T0);
+      const queue = createJobQueue({
+        collection: monitored.collections.jobs,
+        clock,
+        types: [{ name: "work" }],
+        keepFinishedMs: 3_600_000,
+      });
+      const count = async (action: () => Promise<unknown>) => {
+        const before = sent.length;
+        await action();
+        return sent.slice(before);
+      };
+      // The first claim also looks for expired leases (at most once a second).
+      await queue.enqueue("work", {});
+      expect(await count(() => claimOrFail(queue))).toEqual(["findAndModify", "findAndModify"]);
+      await queue.enqueue("work", {});
+      expect(await count(() => queue.enqueue("work", {}))).toEqual(["insert"]);
+      const claimed = await count(async () => {
+        const job = await claimOrFail(queue);
+        expect(await count(() => queue.complete(job))).toEqual(["update"]);
+      });
+      expect(claimed).toEqual(["findAndModify", "update"]);
+      // A repeated key costs one more read to return the holder.
+      await queue.enqueue("work", {}, { key: "k" });
+      expect(await count(() => queue.enqueue("work", {}, { key: "k" }))).toEqual([
+        "insert",
+        "find",
+      ]);
+    } finally {
+      await monitored.close();
+    }
+  });
+});
+
+describe("claim cost", () => {
+  it("reads the next job off the claim index, not by sorting the backlog", async () => {
+    const monitored = await connectStore({
+      uri: inject("mongoUri"),
+      dbName: store.db.databaseName,
+      clientOptions: { monitorCommands: true },
+    });
+    const claims: Array<Record<string, unknown>> = [];
+    monitored.client.on("commandStarted", (event) => {
+      if (event.commandName === "findAndModify") claims.push(event.command);
+    });
+    try {
+      await store.collections.jobs.deleteMany({});
+      const clock = createManualClock(T0);
+      const queue = createJobQueue({
+        collection: monitored.collections.jobs,
+        clock,
+        types: [{ name: "work" }, { name: "other" }],
+        keepFinishedMs: 3_600_000,
+      });
+      const backlog = Array.from({ length: 300 }, (_, i) =>
+        queue.enqueue(i % 2 ? "work" : "other", { i }, { priority: i % 3 }),
+      );
+      await Promise.all(backlog);
+      // The first claim also sweeps expired leases; the next ones within a second do not.
+      await queue.claim(["other"], "w", 10_000);
+      for (const types of [["work"], ["work", "other"]]) {
+        claims.length = 0;
+        expect(await queue.claim(types, "w", 10_000)).not.toBeNull();
+        expect(claims).toHaveLength(1);
+        const { findAndModify, query, sort, update, hint } = claims[0] as Record<string, unknown>;
+        const explained = await store.db.command({
+          explain: { findAndModify, query, sort, update, hint },
+          verbosity: "executionStats",
+        });
+        // A few jobs of other types may sit first in priority order; never the backlog (300).
+        expect(explained.executionStats.totalDocsExamined).toBeLessThanOrEqual(10);
+      }
+    } finally {
+      await monitored.close();
+    }
+  });
+});
+
 describe("enqueue", () => {
   it("makes one job per de-duplication key, even when enqueues race", async () => {
     const { queue } = await freshQueue();
