@@ -133,5 +133,6 @@ export function createServices(deps: ServiceDeps): Services {
     authenticate: createAuthenticator({ apiKeys, tokens }),
     jobs,
     outbox,
+    postWrite,
   };
 }
