@@ -508,7 +508,8 @@ export async function startFakeLangSmith(
     },
     {
       method: "POST",
-      pattern: /^\/v1\/platform\/datasets\/([^/]+)\/examples$/,
+      // `/v1/platform/…` at the root, `/api/v1/platform/…` when the SDK's apiUrl ends in /api/v1.
+      pattern: /^\/(?:v1\/)?platform\/datasets\/([^/]+)\/examples$/,
       run: async (request, [id]) => {
         const dataset = state.datasets.get(id!);
         if (!dataset) throw detail(404, "Dataset not found");

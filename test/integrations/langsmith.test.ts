@@ -210,6 +210,35 @@ describe("LangSmith through the official SDK against the fake", () => {
     expect((conflict as LangSmithApiError).status).toBe(400);
   });
 
+  it("works with an apiUrl ending in /api/v1, as self-hosted and regional URLs are often given", async () => {
+    const prefixed = createLangSmithAdapter({ apiUrl: `${fake.url}/api/v1`, apiKey: fake.apiKey });
+    const { project, run } = projectWithRun("prefixed");
+    const feedbackId = randomUUID();
+    await prefixed.pushFeedback({
+      feedbackId,
+      runId: run.id,
+      projectId: project.id,
+      key: "k",
+      score: true,
+    });
+    expect(fake.state.feedback.get(feedbackId)?.score).toBe(true);
+    const { runs } = await prefixed.queryRuns({
+      projectId: project.id,
+      from: new Date("2026-11-27T00:00:00Z"),
+      to: new Date("2026-11-28T00:00:00Z"),
+    });
+    expect(runs.map((r) => r.id)).toEqual([run.id]);
+    const dataset = await prefixed.ensureDataset("prefixed-dataset");
+    expect(
+      await prefixed.pushExamples(dataset.id, [{ id: randomUUID(), inputs: { prompt: "p" } }]),
+    ).toBe(1);
+    const paths = new Set(
+      fake.server.requests.slice(-8).map((r) => r.path.replace(/[0-9a-f-]{36}/g, ":id")),
+    );
+    expect(paths).toContain("/api/v1/platform/datasets/:id/examples");
+    expect(paths).toContain("/api/v1/examples/:id");
+  });
+
   it("respects 429 Retry-After on a push", async () => {
     const { project, run } = projectWithRun("throttled");
     sleeps.length = 0;

@@ -94,6 +94,12 @@ export class LangSmithApiError extends Error {
     super(message, options);
     this.name = "LangSmithApiError";
   }
+  /** Worth trying again later: no answer, rate limited or a server-side failure. */
+  get transient(): boolean {
+    return (
+      this.status === undefined || this.status === 408 || this.status === 429 || this.status >= 500
+    );
+  }
 }
 
 export interface LangSmithAdapterOptions
