@@ -72,6 +72,10 @@ export const configSchema = z.object({
   LOOPGATE_BOOTSTRAP_ADMIN_KEY: optionalSecret(24),
   /** Reject feedback on keys that no admin declared with defineFeedbackKey. */
   FEEDBACK_KEYS_ENFORCED: booleanFlag.default(false),
+  /**
+   * Bearer token Alertmanager and Grafana present at /hooks/alerts; unset turns the webhook off.
+   */
+  ALERT_WEBHOOK_TOKEN: optionalSecret(24),
   /** Origins allowed to call the API from a browser (feedback tokens); "*" allows any. */
   CORS_ORIGINS: z
     .string()
@@ -103,6 +107,8 @@ export interface Config {
   readonly bootstrapAdminKey: string | undefined;
   readonly enforceDeclaredKeys: boolean;
   readonly corsOrigins: readonly string[];
+  /** Undefined means: the alert webhook is off. */
+  readonly alertWebhookToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -140,5 +146,6 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     bootstrapAdminKey: env.LOOPGATE_BOOTSTRAP_ADMIN_KEY,
     enforceDeclaredKeys: env.FEEDBACK_KEYS_ENFORCED,
     corsOrigins: env.CORS_ORIGINS,
+    alertWebhookToken: env.ALERT_WEBHOOK_TOKEN,
   };
 }

@@ -15,6 +15,7 @@ import { createFeedbackReadService, type FeedbackReadService } from "./feedback/
 import { createRedactor } from "./feedback/redaction.js";
 import { createSummaryService } from "./feedback/summary-service.js";
 import { createFeedbackTokens, type FeedbackTokens } from "./feedback/tokens.js";
+import { type AlertIntakeService, createAlertIntakeService } from "./integrations/alerts/intake.js";
 import type { Logger } from "./observability/logger.js";
 import type { Store } from "./store/mongo.js";
 import { createSystemService, type SystemService } from "./system.js";
@@ -32,6 +33,8 @@ export interface Services {
   readonly erasure: ErasureService;
   readonly events: DomainEvents;
   readonly authenticate: Authenticator;
+  /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
+  readonly alerts: AlertIntakeService;
 }
 
 export interface ServiceDeps {
@@ -94,5 +97,6 @@ export function createServices(deps: ServiceDeps): Services {
     erasure: createErasureService({ collections, pseudonymizer, summaries, conflicts, clock }),
     events,
     authenticate: createAuthenticator({ apiKeys, tokens }),
+    alerts: createAlertIntakeService({ collections, clock }),
   };
 }

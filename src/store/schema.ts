@@ -7,6 +7,7 @@ import type {
   FeedbackKeyDoc,
   InteractionDoc,
 } from "../feedback/model.js";
+import type { IncidentDoc, RetrainingRequestDoc } from "../integrations/alerts/model.js";
 
 /**
  * The one place that declares Loopgate's collections, the shape of their documents and their
@@ -20,6 +21,8 @@ export type CollectionDocuments = {
   conflicts: ConflictDoc;
   apiKeys: ApiKeyDoc;
   erasures: ErasureDoc;
+  retrainingRequests: RetrainingRequestDoc;
+  incidents: IncidentDoc;
 };
 
 export const collectionNames = [
@@ -29,6 +32,8 @@ export const collectionNames = [
   "conflicts",
   "apiKeys",
   "erasures",
+  "retrainingRequests",
+  "incidents",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -99,5 +104,14 @@ export const indexDeclarations: {
   erasures: [
     { name: "recent", key: { createdAt: -1 } },
     { name: "user_status", key: { userId: 1, status: 1 } },
+  ],
+  // Documents are keyed by alert firing period (`_id`); these serve the listings.
+  retrainingRequests: [
+    { name: "state_recent", key: { state: 1, firstNotifiedAt: -1, _id: -1 } },
+    { name: "model_recent", key: { model: 1, firstNotifiedAt: -1, _id: -1 } },
+  ],
+  incidents: [
+    { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
+    { name: "recent", key: { startsAt: -1, _id: -1 } },
   ],
 };
