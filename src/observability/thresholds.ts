@@ -46,6 +46,31 @@ export const metricNames = {
   modelImprovementRatio: "loopgate_model_improvement_ratio",
   /** Failed refreshes of the window gauges (the gauges then keep their last value). */
   windowRefreshErrors: "loopgate_window_refresh_errors_total",
+  // Gateway internals, named here so the Gateway health dashboard and the store, job and
+  // integration instrumentation agree.
+  /** Histogram, labels `command` (the driver's command name) and `outcome` (`ok`, `error`). */
+  mongoCommandDuration: "loopgate_mongodb_command_duration_seconds",
+  /** Gauge, label `state` (`in_use`, `available`): the driver's connection pool. */
+  mongoPoolConnections: "loopgate_mongodb_pool_connections",
+  /** Counter, labels `type` and `outcome` (`succeeded`, `failed`, `dead`). */
+  jobsCompleted: "loopgate_jobs_completed_total",
+  /** Histogram, label `type`. */
+  jobDuration: "loopgate_job_duration_seconds",
+  /** Gauge, labels `type` and `state` (`waiting`, `running`, `dead`). */
+  jobsQueued: "loopgate_jobs_queued",
+  /** Counter, labels `integration` and `outcome` (`ok`, `retried`, `failed`). */
+  integrationRequests: "loopgate_integration_requests_total",
+} as const;
+
+/** Metrics the GraphQL server plugin (@graphql-yoga/plugin-prometheus) and prom-client export. */
+export const gatewayMetricNames = {
+  graphqlRequests: "graphql_envelop_request",
+  graphqlRequestDuration: "graphql_envelop_request_duration",
+  graphqlErrors: "graphql_envelop_error_result",
+  httpDuration: "graphql_yoga_http_duration",
+  processCpu: "process_cpu_seconds_total",
+  residentMemory: "process_resident_memory_bytes",
+  eventLoopLagP99: "nodejs_eventloop_lag_p99_seconds",
 } as const;
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];
 

@@ -1,5 +1,11 @@
 import { stringify } from "yaml";
+import { buildDashboards } from "./dashboards.js";
 import { buildPrometheusRules } from "./prometheus-rules.js";
+import {
+  alertingProvisioning,
+  dashboardProvisioning,
+  datasourceProvisioning,
+} from "./provisioning.js";
 
 /** Where the runbooks live unless the generator is given an absolute base URL. */
 export const DEFAULT_RUNBOOK_BASE = "docs/runbooks.md";
@@ -27,6 +33,30 @@ export function generatedFiles(options: GenerateOptions): Map<string, string> {
     yamlDocument(
       "Loopgate's Prometheus recording and alerting rules (the seed's thresholds and retraining triggers).",
       buildPrometheusRules(options.runbookBase),
+    ),
+  );
+  for (const [name, dashboard] of Object.entries(buildDashboards())) {
+    files.set(`grafana/dashboards/${name}`, `${JSON.stringify(dashboard, null, 2)}\n`);
+  }
+  files.set(
+    "grafana/provisioning/datasources/loopgate.yaml",
+    yamlDocument(
+      "Grafana datasource for Loopgate's dashboards and alert rules; set PROMETHEUS_URL in Grafana's environment.",
+      datasourceProvisioning(),
+    ),
+  );
+  files.set(
+    "grafana/provisioning/dashboards/loopgate.yaml",
+    yamlDocument(
+      "Loads the dashboards of grafana/dashboards/, mounted into Grafana's container at the path below.",
+      dashboardProvisioning(),
+    ),
+  );
+  files.set(
+    "grafana/provisioning/alerting/loopgate.yaml",
+    yamlDocument(
+      "Grafana-managed alert rules (the seed's thresholds) notifying Loopgate's /hooks/alerts; set LOOPGATE_URL and ALERT_WEBHOOK_TOKEN in Grafana's environment. `$$` is a literal `$`.",
+      alertingProvisioning(options.runbookBase),
     ),
   );
   return files;

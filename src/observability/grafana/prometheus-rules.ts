@@ -60,13 +60,21 @@ export function recordedRate(counter: string, level = "job_model"): string {
   return `${level}:${counter.replace(/_total$/, "")}:rate5m`;
 }
 
-/** The value the alert reports: the breaching gauge, only where enough items were counted. */
-export function alertValueExpr(threshold: Threshold): string {
+/**
+ * The value the alert reports: the breaching gauge, only where enough items were counted. With
+ * `recorded: false` it reads the raw gauges (for Grafana-managed rules, which must not depend on
+ * Prometheus having loaded Loopgate's recording rules).
+ */
+export function alertValueExpr(threshold: Threshold, recorded = true): string {
   const windowed = threshold.window !== undefined;
   const selector = windowed ? `{window="${threshold.window}"}` : "";
-  const value = `${recordedGauge(threshold.metric, windowed)}${selector}`;
+  const series = (metric: string, isWindowed: boolean) =>
+    recorded
+      ? `${recordedGauge(metric, isWindowed)}${selector}`
+      : `max by (job, model${isWindowed ? ", window" : ""}) (${metric}${selector})`;
+  const value = series(threshold.metric, windowed);
   if (!threshold.guard) return value;
-  const volume = `${recordedGauge(threshold.guard.volumeMetric, true)}${selector}`;
+  const volume = series(threshold.guard.volumeMetric, true);
   return `${value}\nand on (job, model, window)\n${volume} >= ${threshold.guard.minVolume}`;
 }
 
