@@ -16,6 +16,10 @@ import { createRedactor } from "./feedback/redaction.js";
 import { createSummaryService } from "./feedback/summary-service.js";
 import { createFeedbackTokens, type FeedbackTokens } from "./feedback/tokens.js";
 import { type AlertIntakeService, createAlertIntakeService } from "./integrations/alerts/intake.js";
+import {
+  type AlertRecordsService,
+  createAlertRecordsService,
+} from "./integrations/alerts/records.js";
 import type { Logger } from "./observability/logger.js";
 import type { Store } from "./store/mongo.js";
 import { createSystemService, type SystemService } from "./system.js";
@@ -34,7 +38,7 @@ export interface Services {
   readonly events: DomainEvents;
   readonly authenticate: Authenticator;
   /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
-  readonly alerts: AlertIntakeService;
+  readonly alerts: AlertIntakeService & AlertRecordsService;
 }
 
 export interface ServiceDeps {
@@ -97,6 +101,9 @@ export function createServices(deps: ServiceDeps): Services {
     erasure: createErasureService({ collections, pseudonymizer, summaries, conflicts, clock }),
     events,
     authenticate: createAuthenticator({ apiKeys, tokens }),
-    alerts: createAlertIntakeService({ collections, clock }),
+    alerts: {
+      ...createAlertIntakeService({ collections, clock }),
+      ...createAlertRecordsService({ collections }),
+    },
   };
 }

@@ -6,7 +6,7 @@ import { builder } from "./builder.js";
  * GraphQL enums map SCREAMING_CASE names onto the lower-case values stored in MongoDB; each
  * value's description is what analysts read in GraphiQL's docs.
  */
-function enumOf<const Value extends string>(
+export function enumOf<const Value extends string>(
   name: string,
   description: string,
   values: Record<Value, string>,

@@ -11,11 +11,13 @@ import "./feedback.js";
 import "./analytics.js";
 import "./admin.js";
 import "./payloads.js";
+import "./alerts.js";
 import "../resolvers/system.js";
 import "../resolvers/interactions.js";
 import "../resolvers/feedback.js";
 import "../resolvers/analytics.js";
 import "../resolvers/admin.js";
+import "../resolvers/alerts.js";
 
 let schema: GraphQLSchema | undefined;
 

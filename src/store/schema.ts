@@ -105,13 +105,19 @@ export const indexDeclarations: {
     { name: "recent", key: { createdAt: -1 } },
     { name: "user_status", key: { userId: 1, status: 1 } },
   ],
-  // Documents are keyed by alert firing period (`_id`); these serve the listings.
+  // One document per alert firing period (`alertKey`); the others serve the listings, newest
+  // firing period first.
   retrainingRequests: [
-    { name: "state_recent", key: { state: 1, firstNotifiedAt: -1, _id: -1 } },
-    { name: "model_recent", key: { model: 1, firstNotifiedAt: -1, _id: -1 } },
+    { name: "alert", key: { alertKey: 1 }, unique: true },
+    { name: "recent", key: { startsAt: -1, _id: -1 } },
+    { name: "state_recent", key: { state: 1, startsAt: -1, _id: -1 } },
+    { name: "action_recent", key: { action: 1, startsAt: -1, _id: -1 } },
+    { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
   incidents: [
-    { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
+    { name: "alert", key: { alertKey: 1 }, unique: true },
     { name: "recent", key: { startsAt: -1, _id: -1 } },
+    { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
+    { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
 };

@@ -356,3 +356,97 @@ describe("/hooks/alerts", () => {
     }
   });
 });
+
+const LIST_REQUESTS = /* GraphQL */ `
+  query Requests($action: RetrainingAction, $modelId: String, $first: Int, $after: String) {
+    retrainingRequests(action: $action, modelId: $modelId, first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges {
+        node {
+          id source alertName modelId fingerprint startsAt resolvedAt notifications
+          state action requirement reason labels annotations values
+        }
+      }
+    }
+  }
+`;
+
+describe("retraining requests and incidents in GraphQL", () => {
+  const graphApp = useTestApp({ env: { ALERT_WEBHOOK_TOKEN: TOKEN } });
+
+  it("lists what the webhook stored, filtered and paged, to READ keys only", async () => {
+    const send = (body: unknown) => post(body, {}, graphApp);
+    await send(alertmanagerPayload([negativeTrigger]));
+    await send(alertmanagerPayload([{ ...negativeTrigger, startsAt: "2026-11-26T09:00:00Z" }]));
+    await send(grafanaPayload);
+    await send(alertmanagerPayload([safetyAlert]));
+    await send(
+      alertmanagerPayload(
+        [{ ...safetyAlert, status: "resolved", endsAt: "2026-11-21T09:45:00Z" }],
+        "resolved",
+      ),
+    );
+
+    const read = await graphApp.key(["read"]);
+    const all = await graphApp.gql(LIST_REQUESTS, {}, read);
+    expect(all.errors).toBeUndefined();
+    const connection = all.data!.retrainingRequests;
+    expect(connection.totalCount).toBe(3);
+    // Newest firing period first.
+    expect(connection.edges.map((edge: any) => edge.node.startsAt)).toEqual([
+      "2026-11-26T09:00:00.000Z",
+      "2026-11-22T12:00:00.000Z",
+      "2026-11-20T10:00:00.123Z",
+    ]);
+    expect(connection.edges[1].node).toMatchObject({
+      source: "GRAFANA",
+      action: "RAG_UPDATE",
+      requirement: "MUST",
+      state: "REQUESTED",
+      modelId: "docs-bot",
+      values: { A: 14, C: 1 },
+    });
+
+    const retrain = await graphApp.gql(LIST_REQUESTS, { action: "RETRAIN", first: 1 }, read);
+    const page = retrain.data!.retrainingRequests;
+    expect(page.totalCount).toBe(2);
+    expect(page.edges).toHaveLength(1);
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    const next = await graphApp.gql(
+      LIST_REQUESTS,
+      { action: "RETRAIN", first: 1, after: page.pageInfo.endCursor },
+      read,
+    );
+    expect(next.data!.retrainingRequests.edges[0].node).toMatchObject({
+      startsAt: "2026-11-20T10:00:00.123Z",
+      reason: negativeTrigger.annotations.summary,
+      notifications: 1,
+    });
+    expect(next.data!.retrainingRequests.pageInfo.hasNextPage).toBe(false);
+
+    const incidents = await graphApp.gql(
+      /* GraphQL */ `{ incidents(status: RESOLVED) { totalCount edges { node { alertName status severity summary resolvedAt } } } }`,
+      {},
+      read,
+    );
+    expect(incidents.data!.incidents).toEqual({
+      totalCount: 1,
+      edges: [
+        {
+          node: {
+            alertName: "LoopgateSafetyFlagRateHigh",
+            status: "RESOLVED",
+            severity: "critical",
+            summary: safetyAlert.annotations.summary,
+            resolvedAt: "2026-11-21T09:45:00.000Z",
+          },
+        },
+      ],
+    });
+
+    const ingestOnly = await graphApp.gql(LIST_REQUESTS, {}, await graphApp.key(["ingest"]));
+    expect(ingestOnly.data?.retrainingRequests ?? null).toBeNull();
+    expect(ingestOnly.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+  });
+});

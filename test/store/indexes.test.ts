@@ -6,6 +6,12 @@ import {
   type InteractionFilter,
   interactionQuery,
 } from "../../src/feedback/filters.js";
+import {
+  type IncidentFilter,
+  incidentQuery,
+  type RetrainingRequestFilter,
+  retrainingRequestQuery,
+} from "../../src/integrations/alerts/records.js";
 import { buildSchema } from "../../src/schema/index.js";
 import { connectStore } from "../../src/store/mongo.js";
 import {
@@ -183,6 +189,23 @@ describe("every filter field is served by a declared index (static)", () => {
       "status",
       "userId",
     ]);
+  });
+
+  it("alert records: every listing filter of retraining requests and incidents is indexed", () => {
+    const requests = variants<Required<RetrainingRequestFilter>>({
+      state: "requested",
+      action: "retrain",
+      modelId: "support-bot",
+    });
+    for (const filter of requests) {
+      expect(
+        unindexed("retrainingRequests", retrainingRequestQuery(filter)),
+        JSON.stringify(filter),
+      ).toEqual([]);
+    }
+    for (const filter of variants<Required<IncidentFilter>>({ status: "firing", modelId: "a" })) {
+      expect(unindexed("incidents", incidentQuery(filter)), JSON.stringify(filter)).toEqual([]);
+    }
   });
 
   it("reports a path no index serves (the check can fail)", () => {

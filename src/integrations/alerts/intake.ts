@@ -90,7 +90,7 @@ export function createAlertIntakeService(deps: {
         if (alert.trigger) {
           requests.push({
             updateOne: {
-              filter: { _id: alertRecordId(alert) },
+              filter: { alertKey: alertRecordId(alert) },
               update: {
                 $setOnInsert: {
                   ...created(alert, now),
@@ -109,7 +109,7 @@ export function createAlertIntakeService(deps: {
         } else {
           incidents.push({
             updateOne: {
-              filter: { _id: alertRecordId(alert) },
+              filter: { alertKey: alertRecordId(alert) },
               update: {
                 $setOnInsert: {
                   ...created(alert, now),

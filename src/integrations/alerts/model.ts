@@ -1,3 +1,4 @@
+import type { ObjectId } from "mongodb";
 import type { AlertAction, AlertRequirement } from "../../observability/thresholds.js";
 
 /** Which system sent an alert notification. */
@@ -6,11 +7,13 @@ export type AlertSource = (typeof alertSources)[number];
 
 /**
  * What one notification says about one alert, shared by the retraining request and the incident
- * it becomes. The id is `<source>:<fingerprint>:<startsAt>`: one alert's firing period, so repeated
- * notifications (Alertmanager's repeat_interval, retries) land on the same document.
+ * it becomes. `alertKey` is `<source>:<fingerprint>:<startsAt>` (unique): one alert's firing
+ * period, so repeated notifications (Alertmanager's repeat_interval, retries) land on the same
+ * document.
  */
 interface AlertRecordFields {
-  _id: string;
+  _id: ObjectId;
+  alertKey: string;
   source: AlertSource;
   alertname: string;
   fingerprint: string;
