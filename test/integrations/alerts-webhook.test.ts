@@ -394,11 +394,9 @@ describe("retraining requests and incidents in GraphQL", () => {
     const connection = all.data!.retrainingRequests;
     expect(connection.totalCount).toBe(3);
     // Newest firing period first.
-    expect(connection.edges.map((edge: any) => edge.node.startsAt)).toEqual([
-      "2026-11-26T09:00:00.000Z",
-      "2026-11-22T12:00:00.000Z",
-      "2026-11-20T10:00:00.123Z",
-    ]);
+    expect(
+      connection.edges.map((edge: { node: { startsAt: string } }) => edge.node.startsAt),
+    ).toEqual(["2026-11-26T09:00:00.000Z", "2026-11-22T12:00:00.000Z", "2026-11-20T10:00:00.123Z"]);
     expect(connection.edges[1].node).toMatchObject({
       source: "GRAFANA",
       action: "RAG_UPDATE",
