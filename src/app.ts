@@ -118,6 +118,8 @@ export function createApp(deps: AppDeps): App {
     },
     plugins: [
       healthPlugin(deps.services, logger),
+      requestLogPlugin(logger, scopes),
+      // After the access log, so webhook calls are logged with their duration.
       routePlugin(
         ALERT_WEBHOOK_PATH,
         createAlertWebhook({
@@ -126,7 +128,6 @@ export function createApp(deps: AppDeps): App {
           logger,
         }),
       ),
-      requestLogPlugin(logger, scopes),
       usePrometheus({
         registry: deps.metrics.registry,
         endpoint: "/metrics",

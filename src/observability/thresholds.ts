@@ -22,8 +22,9 @@ export const metricNames = {
   corrections: "loopgate_corrections_total",
   knowledgeGaps: "loopgate_knowledge_gaps_total",
   preferencePairs: "loopgate_preference_pairs_total",
-  // The seed's table as gauges over sliding windows, labelled `window` and `model`, computed from
-  // MongoDB rollups off the scrape path.
+  // The seed's table as gauges over sliding windows, labelled `window` (see metricWindows) and
+  // `model` (a configured set of model ids plus `other`), computed from MongoDB rollups off the
+  // scrape path.
   positiveFeedbackRatio: "loopgate_positive_feedback_ratio",
   correctionRatio: "loopgate_correction_ratio",
   safetyFlagRatio: "loopgate_safety_flag_ratio",
@@ -73,9 +74,6 @@ export const gatewayMetricNames = {
   eventLoopLagP99: "nodejs_eventloop_lag_p99_seconds",
 } as const;
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];
-
-/** Labels of the window gauges. `model` is a configured set of model ids plus `other`. */
-export const windowLabels = ["window", "model"] as const;
 
 /** Labels on alerts that the webhook turns into retraining requests. */
 export const alertLabels = {

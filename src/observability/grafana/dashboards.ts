@@ -31,7 +31,7 @@ import {
   retrainingTriggers,
   type Threshold,
 } from "../thresholds.js";
-import { recordedGauge } from "./format.js";
+import { formatThreshold, recordedGauge } from "./format.js";
 import { recordedRate } from "./prometheus-rules.js";
 
 /** The uid of the provisioned Prometheus datasource (grafana/provisioning/datasources). */
@@ -140,7 +140,7 @@ function statOf(id: number, threshold: Threshold, expr: string, title: string): 
     .id(id)
     .title(title)
     .description(
-      `${threshold.title}: alert ${threshold.direction} ${threshold.threshold}${threshold.target !== undefined ? `, target ${threshold.target}` : ""} (${threshold.alert}).`,
+      `${threshold.title}: alert ${threshold.inclusive ? "at or " : ""}${threshold.direction} ${formatThreshold(threshold.unit, threshold.threshold)}${threshold.target !== undefined ? `, target ${threshold.direction === "above" ? "below" : "above"} ${formatThreshold(threshold.unit, threshold.target)}` : ""} (${threshold.alert}).`,
     )
     .unit(unitOf(threshold))
     .decimals(threshold.unit === "ratio" ? 1 : 0)
