@@ -96,6 +96,11 @@ describe("Grafana dashboards", () => {
           expect(target.refId).toMatch(/^[A-Z]$/);
           expect(target.datasource?.uid).toBe(PROMETHEUS_DATASOURCE_UID);
           expect(target.expr).toBeTruthy();
+          // A window gauge without a window matcher would mix 1h, 24h and 7d in one panel.
+          for (const selector of target.expr!.match(/job_model_window:[a-z_]+:max\{[^}]*\}/g) ??
+            []) {
+            expect(selector, panel.title).toMatch(/window="/);
+          }
         }
       }
     }

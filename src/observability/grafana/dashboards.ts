@@ -116,11 +116,16 @@ const windowVariable = () =>
       { text: "7d", value: "7d", selected: false },
     ]);
 
-/** A gauge series as recorded by the rules (de-duplicated across replicas). */
-function gaugeExpr(threshold: Threshold, windowSelector = 'window="$window",'): string {
-  const windowed = threshold.window !== undefined;
-  const labels = windowed ? `{${windowSelector}model=~"$model"}` : '{model=~"$model"}';
-  return `${recordedGauge(threshold.metric, windowed)}${labels}`;
+/**
+ * A gauge series as recorded by the rules (de-duplicated across replicas), for the models picked.
+ * Window gauges show the dashboard's `$window`, or with `ownWindow` the window the alert uses.
+ */
+function gaugeExpr(threshold: Threshold, ownWindow = false): string {
+  if (threshold.window === undefined) {
+    return `${recordedGauge(threshold.metric, false)}{model=~"$model"}`;
+  }
+  const window = ownWindow ? threshold.window : "$window";
+  return `${recordedGauge(threshold.metric, true)}{window="${window}",model=~"$model"}`;
 }
 
 function base(uid: string, title: string, description: string): DashboardBuilder {
@@ -281,13 +286,13 @@ export function qualityAndSafety(): Dashboard {
         .span(6)
         .height(5),
     )
-    .withPanel(statOf(id(), negative, gaugeExpr(negative, ""), "Negative feedback rate (7d)"))
+    .withPanel(statOf(id(), negative, gaugeExpr(negative, true), "Negative feedback rate (7d)"))
     .withPanel(
       statOf(id(), byId.knowledge_gaps, gaugeExpr(byId.knowledge_gaps), "Knowledge gaps (7d)"),
     )
     .withRow(new RowBuilder("Trends").id(id()))
     .withPanel(trendOf(id(), safety, gaugeExpr(safety), "Safety flag rate"))
-    .withPanel(trendOf(id(), negative, gaugeExpr(negative, ""), "Negative feedback rate (7d)"))
+    .withPanel(trendOf(id(), negative, gaugeExpr(negative, true), "Negative feedback rate (7d)"))
     .withPanel(
       plainSeries(
         id(),
@@ -331,7 +336,7 @@ export function retraining(): Dashboard {
     .withVariable(modelVariable())
     .withRow(new RowBuilder("Retraining triggers").id(id()));
   for (const threshold of triggers)
-    dash.withPanel(statOf(id(), threshold, gaugeExpr(threshold, ""), threshold.title));
+    dash.withPanel(statOf(id(), threshold, gaugeExpr(threshold, true), threshold.title));
   dash
     .withPanel(
       new StatBuilder()
@@ -374,7 +379,7 @@ export function retraining(): Dashboard {
       trendOf(
         id(),
         byId.preference_pairs,
-        gaugeExpr(byId.preference_pairs, ""),
+        gaugeExpr(byId.preference_pairs),
         "New preference pairs since training",
       ),
     )
