@@ -10,6 +10,7 @@ import type { Config } from "./config.js";
 import type { RequestContext } from "./context.js";
 import { DomainError } from "./errors.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
+import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/webhook.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
@@ -17,7 +18,7 @@ import type { Services } from "./services.js";
 import type { Loaders } from "./store/loaders.js";
 
 export interface AppDeps {
-  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins">;
+  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins" | "alertWebhookToken">;
   readonly schema: GraphQLSchema;
   readonly services: Services;
   readonly logger: Logger;
@@ -118,6 +119,15 @@ export function createApp(deps: AppDeps): App {
     plugins: [
       healthPlugin(deps.services, logger),
       requestLogPlugin(logger, scopes),
+      // After the access log, so webhook calls are logged with their duration.
+      routePlugin(
+        ALERT_WEBHOOK_PATH,
+        createAlertWebhook({
+          token: deps.config.alertWebhookToken,
+          intake: deps.services.alerts,
+          logger,
+        }),
+      ),
       usePrometheus({
         registry: deps.metrics.registry,
         endpoint: "/metrics",
@@ -191,6 +201,15 @@ function healthPlugin(services: Services, logger: Logger): Plugin {
           fetchAPI.Response.json({ status: "unavailable", store: "unreachable" }, { status: 503 }),
         );
       }
+    },
+  };
+}
+
+/** A plain HTTP route beside GraphQL (webhooks): the handler answers every method itself. */
+function routePlugin(path: string, handler: (request: Request) => Promise<Response>): Plugin {
+  return {
+    async onRequest({ url, request, endResponse }) {
+      if (url.pathname === path) endResponse(await handler(request));
     },
   };
 }

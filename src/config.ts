@@ -97,6 +97,10 @@ export const configSchema = z.object({
   LOOPGATE_BOOTSTRAP_ADMIN_KEY: optionalSecret(24),
   /** Reject feedback on keys that no admin declared with defineFeedbackKey. */
   FEEDBACK_KEYS_ENFORCED: booleanFlag.default(false),
+  /**
+   * Bearer token Alertmanager and Grafana present at /hooks/alerts; unset turns the webhook off.
+   */
+  ALERT_WEBHOOK_TOKEN: optionalSecret(24),
   /** Origins allowed to call the API from a browser (feedback tokens); "*" allows any. */
   CORS_ORIGINS: z
     .string()
@@ -136,6 +140,8 @@ export interface Config {
     readonly keepFinishedMs: number;
     readonly sweepIntervalMs: number;
   };
+  /** Undefined means: the alert webhook is off. */
+  readonly alertWebhookToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -181,5 +187,6 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       keepFinishedMs: env.JOBS_KEEP_FINISHED_HOURS * 3_600_000,
       sweepIntervalMs: env.JOBS_SWEEP_SECONDS * 1_000,
     },
+    alertWebhookToken: env.ALERT_WEBHOOK_TOKEN,
   };
 }

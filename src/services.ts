@@ -12,6 +12,11 @@ import { createFeedbackOutbox, type FeedbackOutbox, POST_WRITE_JOB } from "./fee
 import type { PostWriteContext } from "./feedback/post-write.js";
 import { createFeedbackReadService, type FeedbackReadService } from "./feedback/reads.js";
 import { createSummaryService } from "./feedback/summary-service.js";
+import { type AlertIntakeService, createAlertIntakeService } from "./integrations/alerts/intake.js";
+import {
+  type AlertRecordsService,
+  createAlertRecordsService,
+} from "./integrations/alerts/records.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
@@ -44,6 +49,8 @@ export interface Services {
    * by id runs `runPostWriteSteps(services.postWrite, feedback)` with the same wiring as a request.
    */
   readonly postWrite: PostWriteContext;
+  /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
+  readonly alerts: AlertIntakeService & AlertRecordsService;
 }
 
 export interface ServiceDeps {
@@ -134,5 +141,9 @@ export function createServices(deps: ServiceDeps): Services {
     jobs,
     outbox,
     postWrite,
+    alerts: {
+      ...createAlertIntakeService({ collections, clock }),
+      ...createAlertRecordsService({ collections }),
+    },
   };
 }

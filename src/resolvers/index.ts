@@ -12,6 +12,7 @@ import "../schema/analytics.js";
 import "../schema/auth.js";
 import "../schema/privacy.js";
 import "../schema/jobs.js";
+import "../schema/alerts.js";
 import "./system.js";
 import "./interactions.js";
 import "./feedback.js";
@@ -20,6 +21,7 @@ import "./analytics.js";
 import "./auth.js";
 import "./privacy.js";
 import "./jobs.js";
+import "./alerts.js";
 
 let schema: GraphQLSchema | undefined;
 

@@ -1,4 +1,5 @@
 import type { IndexDescription } from "mongodb";
+import type { IncidentDoc, RetrainingRequestDoc } from "./alert-docs.js";
 import type {
   ApiKeyDoc,
   ConflictDoc,
@@ -22,6 +23,8 @@ export type CollectionDocuments = {
   apiKeys: ApiKeyDoc;
   erasures: ErasureDoc;
   jobs: JobDoc;
+  retrainingRequests: RetrainingRequestDoc;
+  incidents: IncidentDoc;
 };
 
 export const collectionNames = [
@@ -32,6 +35,8 @@ export const collectionNames = [
   "apiKeys",
   "erasures",
   "jobs",
+  "retrainingRequests",
+  "incidents",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -121,5 +126,20 @@ export const indexDeclarations: {
     { name: "state_recent", key: { state: 1, ...recent } },
     // Finished jobs (succeeded, cancelled) are removed once purgeAt passes.
     { name: "purge", key: { purgeAt: 1 }, expireAfterSeconds: 0 },
+  ],
+  // One document per alert firing period (`alertKey`); the others serve the listings, newest
+  // firing period first.
+  retrainingRequests: [
+    { name: "alert", key: { alertKey: 1 }, unique: true },
+    { name: "recent", key: { startsAt: -1, _id: -1 } },
+    { name: "state_recent", key: { state: 1, startsAt: -1, _id: -1 } },
+    { name: "action_recent", key: { action: 1, startsAt: -1, _id: -1 } },
+    { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
+  ],
+  incidents: [
+    { name: "alert", key: { alertKey: 1 }, unique: true },
+    { name: "recent", key: { startsAt: -1, _id: -1 } },
+    { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
+    { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
 };

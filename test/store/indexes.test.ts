@@ -1,6 +1,12 @@
 import type { GraphQLField, GraphQLInputObjectType, GraphQLObjectType } from "graphql";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { type FeedbackFilter, feedbackQuery } from "../../src/feedback/filter.js";
+import {
+  type IncidentFilter,
+  incidentQuery,
+  type RetrainingRequestFilter,
+  retrainingRequestQuery,
+} from "../../src/integrations/alerts/records.js";
 import { type InteractionFilter, interactionQuery } from "../../src/interactions/filter.js";
 import { buildSchema } from "../../src/resolvers/index.js";
 import { connectStore } from "../../src/store/mongo.js";
@@ -179,6 +185,23 @@ describe("every filter field is served by a declared index (static)", () => {
       "status",
       "userId",
     ]);
+  });
+
+  it("alert records: every listing filter of retraining requests and incidents is indexed", () => {
+    const requests = variants<Required<RetrainingRequestFilter>>({
+      state: "requested",
+      action: "retrain",
+      modelId: "support-bot",
+    });
+    for (const filter of requests) {
+      expect(
+        unindexed("retrainingRequests", retrainingRequestQuery(filter)),
+        JSON.stringify(filter),
+      ).toEqual([]);
+    }
+    for (const filter of variants<Required<IncidentFilter>>({ status: "firing", modelId: "a" })) {
+      expect(unindexed("incidents", incidentQuery(filter)), JSON.stringify(filter)).toEqual([]);
+    }
   });
 
   it("reports a path no index serves (the check can fail)", () => {
