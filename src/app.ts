@@ -8,12 +8,15 @@ import { AuthenticationError } from "./auth/authenticate.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { RequestContext } from "./context.js";
+import { resultStatusPlugin } from "./edge/result-status.js";
+import { storeUnavailableError } from "./edge/unavailable.js";
 import { DomainError } from "./errors.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
 import type { Services } from "./services.js";
+import { isStoreUnavailable } from "./store/errors.js";
 import type { Loaders } from "./store/loaders.js";
 
 export interface AppDeps {
@@ -52,7 +55,9 @@ export function createApp(deps: AppDeps): App {
       debug: (...args) => logger.debug(args.length === 1 ? args[0] : args),
       info: (...args) => logger.info(args.length === 1 ? args[0] : args),
       warn: (...args) => logger.warn(args.length === 1 ? args[0] : args),
-      error: (...args) => logger.error(args.length === 1 ? args[0] : args),
+      // maskError below logs each unexpected error once, with its request id; yoga would log
+      // every masked error again at error level, client mistakes included.
+      error: (...args) => logger.debug(args.length === 1 ? args[0] : args),
     },
     graphiql: deps.config.graphiql
       ? {
@@ -79,6 +84,8 @@ export function createApp(deps: AppDeps): App {
         // Domain errors (e.g. a ForbiddenError on a field without a result union) and GraphQL's
         // own errors are meant for the client; they carry a stable code.
         if (original instanceof DomainError && error instanceof GraphQLError) {
+          // A client mistake: one line, no stack, and no echo of the input that caused it.
+          logger.info({ code: original.code, path: error.path?.join(".") }, "request refused");
           return new GraphQLError(original.message, {
             nodes: error.nodes,
             path: error.path,
@@ -87,6 +94,14 @@ export function createApp(deps: AppDeps): App {
         }
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError))
           return error;
+        if (isStoreUnavailable(original ?? error)) {
+          // An outage is the operator's concern once, not a stack trace per request.
+          logger.warn(
+            { err: { type: (original as Error)?.name, message: (original as Error)?.message } },
+            "database unavailable: answered 503",
+          );
+          return storeUnavailableError(scopes.current()?.requestId);
+        }
         logger.error({ err: original ?? error }, "unexpected error while executing an operation");
         return new GraphQLError(message, {
           extensions: { code: "INTERNAL_SERVER_ERROR", requestId: scopes.current()?.requestId },
@@ -99,6 +114,7 @@ export function createApp(deps: AppDeps): App {
         principal = await deps.services.authenticate(request.headers);
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
+        logger.info({ code: "UNAUTHENTICATED" }, "credential refused");
         throw new GraphQLError(error.message, {
           extensions: {
             code: "UNAUTHENTICATED",
@@ -118,6 +134,7 @@ export function createApp(deps: AppDeps): App {
     plugins: [
       healthPlugin(deps.services, logger),
       requestLogPlugin(logger, scopes),
+      resultStatusPlugin(),
       usePrometheus({
         registry: deps.metrics.registry,
         endpoint: "/metrics",

@@ -82,6 +82,23 @@ export const configSchema = z.object({
         .map((origin) => origin.trim())
         .filter(Boolean),
     ),
+  // The edge: how long the database may take and how many connections clients may hold.
+  /** A database round trip that takes longer fails (socket timeout) and the request gets 503. */
+  MONGODB_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** How long a request waits for a reachable database before it gets 503. */
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** /readyz answers within this bound even while the database hangs. */
+  READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(1_900).default(1_500),
+  /** Open connections over all clients; 0 means no limit. */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(1_024),
+  /** Open connections per client address; 0 means no limit (e.g. behind a reverse proxy). */
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).default(128),
+  /** A connection must have sent a request's headers within this time, or it is closed. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** A whole request (headers and body) must arrive within this time. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** A live-feed client whose socket accepts nothing for this long is disconnected. */
+  LIVE_FEED_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
 });
 
 type ParsedEnv = z.output<typeof configSchema>;
@@ -103,6 +120,19 @@ export interface Config {
   readonly bootstrapAdminKey: string | undefined;
   readonly enforceDeclaredKeys: boolean;
   readonly corsOrigins: readonly string[];
+  readonly edge: EdgeConfig;
+}
+
+/** Time and connection limits at the HTTP edge and towards the database. */
+export interface EdgeConfig {
+  readonly mongodbTimeoutMs: number;
+  readonly mongodbServerSelectionTimeoutMs: number;
+  readonly readinessTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly liveFeedStallTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -140,5 +170,15 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     bootstrapAdminKey: env.LOOPGATE_BOOTSTRAP_ADMIN_KEY,
     enforceDeclaredKeys: env.FEEDBACK_KEYS_ENFORCED,
     corsOrigins: env.CORS_ORIGINS,
+    edge: {
+      mongodbTimeoutMs: env.MONGODB_TIMEOUT_MS,
+      mongodbServerSelectionTimeoutMs: env.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+      readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerClient: env.HTTP_MAX_CONNECTIONS_PER_CLIENT,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      liveFeedStallTimeoutMs: env.LIVE_FEED_STALL_TIMEOUT_MS,
+    },
   };
 }

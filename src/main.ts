@@ -89,7 +89,16 @@ export async function startLoopgate(
     logger.info({ uri, dbPath }, "embedded store started (set MONGODB_URI to use MongoDB)");
   }
 
-  const store = await connectStore({ uri, dbName: config.mongodbDb, logger });
+  const store = await connectStore({
+    uri,
+    dbName: config.mongodbDb,
+    logger,
+    timeouts: {
+      operationMs: config.edge.mongodbTimeoutMs,
+      serverSelectionMs: config.edge.mongodbServerSelectionTimeoutMs,
+      pingMs: config.edge.readinessTimeoutMs,
+    },
+  });
   let assembled: Assembled;
   try {
     await store.ensureIndexes();
