@@ -152,6 +152,9 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
   if (environment.NODE_ENV === "production" && !environment.LOOPGATE_SECRET) {
     problems.push("LOOPGATE_SECRET: is required when NODE_ENV=production (at least 32 characters)");
   }
+  if (result.success && result.data.HTTP_REQUEST_TIMEOUT_MS < result.data.HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push("HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS");
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const env = result.data;
   return {

@@ -125,7 +125,12 @@ export async function startLoopgate(
     throw error;
   }
   const { services, app } = assembled;
-  const http = createHttpServer(app.handleNodeRequest);
+  const http = createHttpServer(app.handleNodeRequest, {
+    limits: config.edge,
+    headersTimeoutMs: config.edge.headersTimeoutMs,
+    requestTimeoutMs: config.edge.requestTimeoutMs,
+    logger,
+  });
   const address = await http.listen(config.port, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
