@@ -9,6 +9,7 @@ import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { RequestContext } from "./context.js";
 import { resultStatusPlugin } from "./edge/result-status.js";
+import { slowConsumerPlugin } from "./edge/slow-consumers.js";
 import { storeUnavailableError } from "./edge/unavailable.js";
 import { DomainError } from "./errors.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
@@ -20,7 +21,7 @@ import { isStoreUnavailable } from "./store/errors.js";
 import type { Loaders } from "./store/loaders.js";
 
 export interface AppDeps {
-  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins">;
+  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins" | "edge">;
   readonly schema: GraphQLSchema;
   readonly services: Services;
   readonly logger: Logger;
@@ -83,13 +84,17 @@ export function createApp(deps: AppDeps): App {
         const original = error instanceof GraphQLError ? error.originalError : error;
         // Domain errors (e.g. a ForbiddenError on a field without a result union) and GraphQL's
         // own errors are meant for the client; they carry a stable code.
-        if (original instanceof DomainError && error instanceof GraphQLError) {
+        if (original instanceof DomainError) {
           // A client mistake: one line, no stack, and no echo of the input that caused it.
-          logger.info({ code: original.code, path: error.path?.join(".") }, "request refused");
+          logger.info(
+            { code: original.code, path: (error as GraphQLError).path?.join(".") },
+            "request refused",
+          );
+          const located = error instanceof GraphQLError ? error : undefined;
           return new GraphQLError(original.message, {
-            nodes: error.nodes,
-            path: error.path,
-            extensions: { ...error.extensions, code: original.code },
+            nodes: located?.nodes,
+            path: located?.path,
+            extensions: { ...located?.extensions, code: original.code },
           });
         }
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError))
@@ -135,6 +140,7 @@ export function createApp(deps: AppDeps): App {
       healthPlugin(deps.services, logger),
       requestLogPlugin(logger, scopes),
       resultStatusPlugin(),
+      slowConsumerPlugin({ stallTimeoutMs: deps.config.edge.liveFeedStallTimeoutMs, logger }),
       usePrometheus({
         registry: deps.metrics.registry,
         endpoint: "/metrics",
