@@ -8,6 +8,7 @@ import { AuthenticationError } from "./auth/authenticate.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { RequestContext } from "./context.js";
+import { requestParsingPlugin } from "./edge/request-parsing.js";
 import { resultStatusPlugin } from "./edge/result-status.js";
 import { slowConsumerPlugin } from "./edge/slow-consumers.js";
 import { storeUnavailableError } from "./edge/unavailable.js";
@@ -140,6 +141,7 @@ export function createApp(deps: AppDeps): App {
       healthPlugin(deps.services, logger),
       requestLogPlugin(logger, scopes),
       resultStatusPlugin(),
+      requestParsingPlugin(),
       slowConsumerPlugin({ stallTimeoutMs: deps.config.edge.liveFeedStallTimeoutMs, logger }),
       usePrometheus({
         registry: deps.metrics.registry,

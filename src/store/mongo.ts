@@ -54,7 +54,9 @@ export async function connectStore(options: StoreOptions): Promise<Store> {
   const client = new MongoClient(options.uri, {
     appName: "loopgate",
     serverSelectionTimeoutMS: timeouts.serverSelectionMs,
-    connectTimeoutMS: Math.min(timeouts.serverSelectionMs, 10_000),
+    // Also bounds the monitor's heartbeat: shorter than the longest legitimate operation, a busy
+    // embedded store (one thread) would be declared down and every in-flight operation cut.
+    connectTimeoutMS: timeouts.operationMs,
     socketTimeoutMS: timeouts.operationMs,
     waitQueueTimeoutMS: timeouts.serverSelectionMs,
     // Notices a recovered server quickly once it answers again.
