@@ -22,8 +22,12 @@ export function resultStatusPlugin(): Plugin {
         const extensions = { ...error.extensions } as Record<string, unknown>;
         if (requestError && extensions.code === undefined) {
           // graphql-js reports variable coercion without a code; inline mistakes carry one.
-          extensions.code = "BAD_USER_INPUT";
-          extensions.http = { status: 400, spec: true };
+          extensions.code = error.message.startsWith('Variable "$')
+            ? "BAD_USER_INPUT"
+            : "BAD_REQUEST";
+          const http = extensions.http as { status?: number } | undefined;
+          // Another status (405 for a mutation over GET, …) stays; a plain 400 follows the spec.
+          if (!http?.status || http.status === 400) extensions.http = { status: 400, spec: true };
         } else if (hasData && extensions.http) {
           delete extensions.http;
         } else {
