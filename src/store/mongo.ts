@@ -25,7 +25,11 @@ export interface StoreOptions {
   readonly dbName: string;
   readonly logger?: Logger;
   readonly clientOptions?: MongoClientOptions;
-  /** Time limits; the defaults match the configuration's. */
+  /**
+   * Time limits (the server passes the configured ones). Without `operationMs` round trips are
+   * unbounded and selection waits 10 s, the driver's behaviour that seed scripts and test
+   * fixtures with long bulk loads rely on.
+   */
   readonly timeouts?: Partial<StoreTimeouts>;
 }
 
@@ -38,27 +42,28 @@ export interface StoreTimeouts {
   readonly pingMs: number;
 }
 
-const defaultTimeouts: StoreTimeouts = {
-  operationMs: 10_000,
-  serverSelectionMs: 5_000,
-  pingMs: 1_500,
-};
-
 /** Connects with the official driver: the same code runs against the embedded store and MongoDB. */
 export async function connectStore(options: StoreOptions): Promise<Store> {
-  const timeouts = { ...defaultTimeouts, ...options.timeouts };
+  const operationMs = options.timeouts?.operationMs;
+  const serverSelectionMs = options.timeouts?.serverSelectionMs ?? 10_000;
+  const pingMs = options.timeouts?.pingMs ?? 1_500;
   // A stalled or vanished database must turn into a quick, retryable failure instead of requests
   // hanging for the driver's defaults (30 s selection, no socket timeout). Driver v7 has no
   // client-wide operation timeout (`timeoutMS` is ignored), so every round trip is bounded by the
   // socket timeout, and waiting for a server or a pooled connection by the selection timeout.
   const client = new MongoClient(options.uri, {
     appName: "loopgate",
-    serverSelectionTimeoutMS: timeouts.serverSelectionMs,
-    // Also bounds the monitor's heartbeat: shorter than the longest legitimate operation, a busy
-    // embedded store (one thread) would be declared down and every in-flight operation cut.
-    connectTimeoutMS: timeouts.operationMs,
-    socketTimeoutMS: timeouts.operationMs,
-    waitQueueTimeoutMS: timeouts.serverSelectionMs,
+    serverSelectionTimeoutMS: serverSelectionMs,
+    ...(options.timeouts?.serverSelectionMs ? { waitQueueTimeoutMS: serverSelectionMs } : {}),
+    ...(operationMs
+      ? {
+          socketTimeoutMS: operationMs,
+          // Also bounds the monitor's heartbeat: were it shorter than the longest legitimate
+          // operation, a busy embedded store (one thread) would be declared down and every
+          // in-flight operation cut.
+          connectTimeoutMS: operationMs,
+        }
+      : {}),
     // Notices a recovered server quickly once it answers again.
     heartbeatFrequencyMS: 2_000,
     ...options.clientOptions,
@@ -77,9 +82,8 @@ export async function connectStore(options: StoreOptions): Promise<Store> {
       let timer: NodeJS.Timeout | undefined;
       const bound = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(
-          () =>
-            reject(new Error(`the database did not answer a ping within ${timeouts.pingMs} ms`)),
-          timeouts.pingMs,
+          () => reject(new Error(`the database did not answer a ping within ${pingMs} ms`)),
+          pingMs,
         );
       });
       try {
