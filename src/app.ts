@@ -8,6 +8,10 @@ import { AuthenticationError } from "./auth/authenticate.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { RequestContext } from "./context.js";
+import { requestParsingPlugin } from "./edge/request-parsing.js";
+import { resultStatusPlugin } from "./edge/result-status.js";
+import { slowConsumerPlugin } from "./edge/slow-consumers.js";
+import { storeUnavailableError } from "./edge/unavailable.js";
 import { DomainError } from "./errors.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
 import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/webhook.js";
@@ -15,10 +19,11 @@ import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
 import type { Services } from "./services.js";
+import { isStoreUnavailable } from "./store/errors.js";
 import type { Loaders } from "./store/loaders.js";
 
 export interface AppDeps {
-  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins" | "alertWebhookToken">;
+  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins" | "alertWebhookToken" | "edge">;
   readonly schema: GraphQLSchema;
   readonly services: Services;
   readonly logger: Logger;
@@ -53,7 +58,9 @@ export function createApp(deps: AppDeps): App {
       debug: (...args) => logger.debug(args.length === 1 ? args[0] : args),
       info: (...args) => logger.info(args.length === 1 ? args[0] : args),
       warn: (...args) => logger.warn(args.length === 1 ? args[0] : args),
-      error: (...args) => logger.error(args.length === 1 ? args[0] : args),
+      // maskError below logs each unexpected error once, with its request id; yoga would log
+      // every masked error again at error level, client mistakes included.
+      error: (...args) => logger.debug(args.length === 1 ? args[0] : args),
     },
     graphiql: deps.config.graphiql
       ? {
@@ -79,15 +86,29 @@ export function createApp(deps: AppDeps): App {
         const original = error instanceof GraphQLError ? error.originalError : error;
         // Domain errors (e.g. a ForbiddenError on a field without a result union) and GraphQL's
         // own errors are meant for the client; they carry a stable code.
-        if (original instanceof DomainError && error instanceof GraphQLError) {
+        if (original instanceof DomainError) {
+          // A client mistake: one line, no stack, and no echo of the input that caused it.
+          logger.info(
+            { code: original.code, path: (error as GraphQLError).path?.join(".") },
+            "request refused",
+          );
+          const located = error instanceof GraphQLError ? error : undefined;
           return new GraphQLError(original.message, {
-            nodes: error.nodes,
-            path: error.path,
-            extensions: { ...error.extensions, code: original.code },
+            nodes: located?.nodes,
+            path: located?.path,
+            extensions: { ...located?.extensions, code: original.code },
           });
         }
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError))
           return error;
+        if (isStoreUnavailable(original ?? error)) {
+          // An outage is the operator's concern once, not a stack trace per request.
+          logger.warn(
+            { err: { type: (original as Error)?.name, message: (original as Error)?.message } },
+            "database unavailable: answered 503",
+          );
+          return storeUnavailableError(scopes.current()?.requestId);
+        }
         logger.error({ err: original ?? error }, "unexpected error while executing an operation");
         return new GraphQLError(message, {
           extensions: { code: "INTERNAL_SERVER_ERROR", requestId: scopes.current()?.requestId },
@@ -100,6 +121,7 @@ export function createApp(deps: AppDeps): App {
         principal = await deps.services.authenticate(request.headers);
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
+        logger.info({ code: "UNAUTHENTICATED" }, "credential refused");
         throw new GraphQLError(error.message, {
           extensions: {
             code: "UNAUTHENTICATED",
@@ -128,6 +150,9 @@ export function createApp(deps: AppDeps): App {
           logger,
         }),
       ),
+      resultStatusPlugin(),
+      requestParsingPlugin(),
+      slowConsumerPlugin({ stallTimeoutMs: deps.config.edge.liveFeedStallTimeoutMs, logger }),
       usePrometheus({
         registry: deps.metrics.registry,
         endpoint: "/metrics",

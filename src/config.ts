@@ -111,6 +111,23 @@ export const configSchema = z.object({
         .map((origin) => origin.trim())
         .filter(Boolean),
     ),
+  // The edge: how long the database may take and how many connections clients may hold.
+  /** A database round trip that takes longer fails (socket timeout) and the request gets 503. */
+  MONGODB_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** How long a request waits for a reachable database before it gets 503. */
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** /readyz answers within this bound even while the database hangs. */
+  READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(1_900).default(1_500),
+  /** Open connections over all clients; 0 means no limit. */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(1_024),
+  /** Open connections per client address; 0 means no limit (e.g. behind a reverse proxy). */
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).default(128),
+  /** A connection must have sent a request's headers within this time, or it is closed. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** A whole request (headers and body) must arrive within this time. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** A live-feed client whose socket accepts nothing for this long is disconnected. */
+  LIVE_FEED_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
 });
 
 type ParsedEnv = z.output<typeof configSchema>;
@@ -142,6 +159,19 @@ export interface Config {
   };
   /** Undefined means: the alert webhook is off. */
   readonly alertWebhookToken: string | undefined;
+  readonly edge: EdgeConfig;
+}
+
+/** Time and connection limits at the HTTP edge and towards the database. */
+export interface EdgeConfig {
+  readonly mongodbTimeoutMs: number;
+  readonly mongodbServerSelectionTimeoutMs: number;
+  readonly readinessTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly liveFeedStallTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -160,6 +190,9 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
   // Checked on the raw values so it is reported together with any other problem.
   if (environment.NODE_ENV === "production" && !environment.LOOPGATE_SECRET) {
     problems.push("LOOPGATE_SECRET: is required when NODE_ENV=production (at least 32 characters)");
+  }
+  if (result.success && result.data.HTTP_REQUEST_TIMEOUT_MS < result.data.HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push("HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS");
   }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const env = result.data;
@@ -188,5 +221,15 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       sweepIntervalMs: env.JOBS_SWEEP_SECONDS * 1_000,
     },
     alertWebhookToken: env.ALERT_WEBHOOK_TOKEN,
+    edge: {
+      mongodbTimeoutMs: env.MONGODB_TIMEOUT_MS,
+      mongodbServerSelectionTimeoutMs: env.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+      readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerClient: env.HTTP_MAX_CONNECTIONS_PER_CLIENT,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      liveFeedStallTimeoutMs: env.LIVE_FEED_STALL_TIMEOUT_MS,
+    },
   };
 }

@@ -49,3 +49,16 @@ export class ForbiddenError extends DomainError {
     this.name = "ForbiddenError";
   }
 }
+
+/**
+ * A live-feed subscriber did not keep up (its socket accepted nothing for too long, or too many
+ * events piled up); its stream is closed with this error. Clients reconnect and catch up through
+ * queries.
+ */
+export class SlowConsumerError extends DomainError {
+  readonly code = "SLOW_CONSUMER";
+  constructor(message: string) {
+    super(message);
+    this.name = "SlowConsumerError";
+  }
+}

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { SlowConsumerError } from "./errors.js";
 import type { FeedbackDoc, InteractionDoc } from "./store/documents.js";
 
 /** What the domain announces after a write is durable. */
@@ -91,8 +92,8 @@ export function createDomainEvents(onListenerError: (error: unknown) => void): D
           const value = queue.shift();
           if (value !== undefined) return { done: false, value };
           if (overflowed) {
-            throw new Error(
-              `the live feed fell ${MAX_PENDING_EVENTS} events behind and was closed`,
+            throw new SlowConsumerError(
+              `the live feed fell ${MAX_PENDING_EVENTS} events behind and was closed; reconnect and query what was missed`,
             );
           }
           return { done: true, value: undefined };

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type App, createApp } from "./app.js";
@@ -19,7 +20,26 @@ import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
 import type { EmbeddedMongo } from "./store/embedded/index.js";
 import { createLoaders } from "./store/loaders.js";
-import { connectStore } from "./store/mongo.js";
+import { connectStore, type Store } from "./store/mongo.js";
+
+/** A start that failed for a reason the operator can fix; its message is one line. */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartError";
+  }
+}
+
+function listenProblem(error: unknown, host: string, port: number): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") {
+    return `port ${port} on ${host} is already in use; stop the other process or set PORT`;
+  }
+  if (code === "EACCES")
+    return `not allowed to listen on ${host}:${port}; choose a port above 1023`;
+  if (code === "EADDRNOTAVAIL") return `${host} is not an address of this machine; check HOST`;
+  return `cannot listen on ${host}:${port}: ${(error as Error).message}`;
+}
 
 export interface RunningLoopgate {
   readonly config: Config;
@@ -126,24 +146,56 @@ export async function startLoopgate(
   }
   const clock = options.clock ?? systemClock;
 
-  let embedded: EmbeddedMongo | undefined;
-  let uri = config.mongodbUri;
-  if (!uri) {
-    const dbPath = resolve(config.dataDir, "db");
-    // Loaded only when needed: deployments on MongoDB never load the SQLite native module.
-    const { startEmbeddedMongo } = await import("./store/embedded/index.js");
-    embedded = await startEmbeddedMongo({
-      port: 0,
-      dbPath,
-      logger: logger.child({ component: "embedded-store" }),
-    });
-    uri = embedded.uri;
-    logger.info({ uri, dbPath }, "embedded store started (set MONGODB_URI to use MongoDB)");
-  }
+  // The port is bound first: a start that cannot listen fails before it touches the data
+  // directory. Until the app is assembled, requests get 503.
+  let handle: (request: IncomingMessage, response: ServerResponse) => void = (
+    _request,
+    response,
+  ) => {
+    response.writeHead(503, { "retry-after": "1" }).end();
+  };
+  const http = createHttpServer((request, response) => handle(request, response), {
+    limits: config.edge,
+    headersTimeoutMs: config.edge.headersTimeoutMs,
+    requestTimeoutMs: config.edge.requestTimeoutMs,
+    logger,
+  });
+  const address = await http.listen(config.port, config.host).catch((error: unknown) => {
+    throw new StartError(listenProblem(error, config.host, config.port));
+  });
 
-  const store = await connectStore({ uri, dbName: config.mongodbDb, logger });
+  let embedded: EmbeddedMongo | undefined;
+  let store: Store | undefined;
   let assembled: Assembled;
   try {
+    let uri = config.mongodbUri;
+    if (!uri) {
+      const dbPath = resolve(config.dataDir, "db");
+      // Loaded only when needed: deployments on MongoDB never load the SQLite native module.
+      const { startEmbeddedMongo } = await import("./store/embedded/index.js");
+      embedded = await startEmbeddedMongo({
+        port: 0,
+        dbPath,
+        logger: logger.child({ component: "embedded-store" }),
+      }).catch((error: unknown) => {
+        if ((error as Error).name !== "StoreLockedError") throw error;
+        throw new StartError(
+          `DATA_DIR ${config.dataDir} is in use by another Loopgate or store process; stop it or set another DATA_DIR`,
+        );
+      });
+      uri = embedded.uri;
+      logger.info({ uri, dbPath }, "embedded store started (set MONGODB_URI to use MongoDB)");
+    }
+    store = await connectStore({
+      uri,
+      dbName: config.mongodbDb,
+      logger,
+      timeouts: {
+        operationMs: config.edge.mongodbTimeoutMs,
+        serverSelectionMs: config.edge.mongodbServerSelectionTimeoutMs,
+        pingMs: config.edge.readinessTimeoutMs,
+      },
+    });
     await store.ensureIndexes();
     assembled = assemble({
       config,
@@ -163,14 +215,17 @@ export async function startLoopgate(
       terminal: process.stderr.isTTY ? process.stderr : undefined,
     });
   } catch (error) {
-    await store.close();
+    // Nothing is left behind: the port is released and the store closed cleanly.
+    await http.stop(0);
+    await store?.close();
     await embedded?.close();
     throw error;
   }
+  const connectedStore = store;
   const { services, app, worker, sweeper } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
-  const http = createHttpServer(
+  handle =
     config.role === "worker"
       ? (request, response) => {
           if (operational.has(new URL(request.url ?? "/", "http://x").pathname)) {
@@ -181,9 +236,7 @@ export async function startLoopgate(
               .end("this Loopgate process runs jobs only (LOOPGATE_ROLE=worker)\n");
           }
         }
-      : app.handleNodeRequest,
-  );
-  const address = await http.listen(config.port, config.host);
+      : app.handleNodeRequest;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info(
@@ -209,7 +262,7 @@ export async function startLoopgate(
           sweeper?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
-        await store.close();
+        await connectedStore.close();
         await embedded?.close();
         logger.info("Loopgate stopped");
       })();
@@ -227,7 +280,9 @@ async function main(): Promise<void> {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`Loopgate failed to start: ${(error as Error).stack ?? error}\n`);
+    // One line that says why; the store's and the listener's errors carry their own advice.
+    const reason = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`Loopgate failed to start: ${reason.split("\n")[0]}\n`);
     process.exit(1);
   }
   let signalled = false;

@@ -30,12 +30,50 @@ export const objectIdInput = z
 
 export const identifier = z.string().trim().min(1, "must not be empty").max(ID_TEXT);
 
+/** Free JSON nests at most this deep: MongoDB refuses documents nested past 100 levels. */
+const MAX_JSON_DEPTH = 32;
+
 export const jsonObject = z
   .record(z.string(), z.unknown())
+  .refine((value) => jsonDepth(value) <= MAX_JSON_DEPTH, {
+    message: `must not nest deeper than ${MAX_JSON_DEPTH} levels`,
+    abort: true,
+  })
   .refine((value) => JSON.stringify(value).length <= 16_384, {
     message: "must serialize to at most 16 KiB of JSON",
   })
-  .refine(safeKeys, { message: "keys (at any depth) must not start with '$' or contain '.'" });
+  .refine(safeKeys, { message: "keys (at any depth) must not start with '$' or contain '.'" })
+  .refine((value) => !hasNulKey(value), {
+    message: "keys (at any depth) must not contain a NUL character",
+  });
+
+/** Iterative: hostile nesting must not overflow the stack before it is refused. */
+function jsonDepth(root: unknown): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[root, 1]];
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop() as [unknown, number];
+    if (!value || typeof value !== "object" || value instanceof Date) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const item of Object.values(value)) pending.push([item, depth + 1]);
+  }
+  return deepest;
+}
+
+/** A BSON key ends at its first NUL byte: such a key cannot be stored as given. */
+function hasNulKey(root: unknown): boolean {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (!value || typeof value !== "object" || value instanceof Date) continue;
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes("\0")) return true;
+      pending.push(item);
+    }
+  }
+  return false;
+}
 
 /** MongoDB reads `$` keys as operators and `.` as paths; free JSON must use neither. */
 function safeKeys(value: unknown): boolean {

@@ -173,7 +173,7 @@ builder.subscriptionField("feedbackReceived", (t) =>
     type: FeedbackInterface,
     authScopes: { read: true },
     description:
-      "Every new feedback item stored by this instance that matches the filter, as it arrives (for live dashboards).",
+      "Every new feedback item stored by this instance that matches the filter, as it arrives (for live dashboards). A client that stops reading (its socket full for LIVE_FEED_STALL_TIMEOUT_MS, or 1000 events behind) gets a last error with code SLOW_CONSUMER and the stream ends; reconnect and query what was missed.",
     args: {
       filter: t.arg({ type: FeedbackStreamFilterInput, description: "Which feedback to deliver." }),
     },

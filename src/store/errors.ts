@@ -1,3 +1,11 @@
+import {
+  MongoError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from "mongodb";
+
 interface DuplicateKeyLike {
   code?: unknown;
   keyPattern?: Record<string, unknown>;
@@ -18,4 +26,39 @@ export function isDuplicateKeyOn(error: unknown, field: string): boolean {
   if (pattern) return field in pattern;
   const message = candidate.errmsg ?? candidate.err?.errmsg ?? candidate.message ?? "";
   return message.includes(`{ ${field}:`) || message.includes(`${field}_1`);
+}
+
+/** Server error codes that mean "not now" rather than "wrong request" (shutdown, step-down, time limit). */
+const transientServerCodes = new Set([
+  6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436,
+]);
+
+const poolErrorNames = new Set([
+  "MongoPoolClearedError",
+  "MongoPoolClosedError",
+  "MongoWaitQueueTimeoutError",
+]);
+
+/**
+ * True when `error` (or an error it wraps) says the database could not be reached or did not
+ * answer in time: the request may succeed when retried, so it is answered as UNAVAILABLE (503),
+ * never as an internal error.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    if (
+      current instanceof MongoNetworkError ||
+      current instanceof MongoServerSelectionError ||
+      current instanceof MongoTopologyClosedError
+    ) {
+      return true;
+    }
+    if (current instanceof MongoServerError && transientServerCodes.has(Number(current.code))) {
+      return true;
+    }
+    // The pool's errors are not exported by the driver; their names mark them.
+    if (current instanceof MongoError && poolErrorNames.has(current.name)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

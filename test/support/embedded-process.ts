@@ -13,16 +13,16 @@ export interface EmbeddedProcess {
 }
 
 /**
- * Starts the store CLI as a separate process on a free port and resolves once it printed the
+ * Starts the store CLI as a separate process (on a free port unless `port` is given) and resolves once it printed the
  * line with its URI, i.e. once it accepts connections.
  */
 export async function spawnEmbeddedStore(
   dbPath: string,
-  { startTimeoutMs = 60_000 } = {},
+  { startTimeoutMs = 60_000, port = 0 } = {},
 ): Promise<EmbeddedProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/store/embedded/cli.ts", "--port", "0", "--dbpath", dbPath],
+    ["--import", "tsx", "src/store/embedded/cli.ts", "--port", String(port), "--dbpath", dbPath],
     { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
