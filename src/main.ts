@@ -128,9 +128,9 @@ export async function startLoopgate(
     url,
     stop() {
       stopping ??= (async () => {
-        // Live subscriptions would otherwise hold the drain open until the timeout.
-        services.events.close();
-        const { forced } = await http.stop(config.shutdownTimeoutMs);
+        // Live subscriptions end once the other requests are answered: they would otherwise hold
+        // the drain open until the timeout, and subscribers still get the drained writes' events.
+        const { forced } = await http.stop(config.shutdownTimeoutMs, () => services.events.close());
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await store.close();
         await embedded?.close();
