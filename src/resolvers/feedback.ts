@@ -1,4 +1,5 @@
 import type { InputFieldBuilder } from "@pothos/core";
+import { bodyLimitNote } from "../body-limits.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
 import type { FeedbackFilter } from "../feedback/filters.js";
 import type { FeedbackSubmission } from "../feedback/ingest.js";
@@ -215,7 +216,7 @@ builder.mutationFields((t) =>
       t.field({
         type: SubmitFeedbackResult,
         authScopes: { feedbackToken: true },
-        description: mutationDescriptions[kind],
+        description: `${mutationDescriptions[kind]} ${bodyLimitNote(mutationNames[kind])}`,
         args: {
           input: t.arg({ type: inputs[kind], required: true, description: "The feedback." }),
         },

@@ -1,3 +1,4 @@
+import { BODY_LIMITS, bodyLimitNote, formatBytes } from "../body-limits.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
 import type { RecordInteractionInput as ServiceInput } from "../feedback/inputs.js";
 import type { InteractionDoc } from "../feedback/model.js";
@@ -95,15 +96,14 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationType({
-  description: "Writes: interactions, feedback, and administration.",
+  description: `Writes: interactions, feedback, and administration. Request bodies are limited per operation: ${formatBytes(BODY_LIMITS.batch)} for recordInteractions, ${formatBytes(BODY_LIMITS.interaction)} for recordInteraction, ${formatBytes(BODY_LIMITS.feedback)} for one feedback, ${formatBytes(BODY_LIMITS.default)} for anything else, ${formatBytes(BODY_LIMITS.anonymous)} without a credential; over the limit the answer is HTTP 413 (PAYLOAD_TOO_LARGE). A body over ${formatBytes(BODY_LIMITS.default)} must send "query" before "variables".`,
 });
 
 builder.mutationFields((t) => ({
   recordInteraction: t.field({
     type: RecordInteractionResult,
     authScopes: { ingest: true },
-    description:
-      "Stores one model answer with its context. PII is redacted and the user id pseudonymized before anything is stored. With withFeedbackToken, also returns a browser feedback token for it.",
+    description: `Stores one model answer with its context. PII is redacted and the user id pseudonymized before anything is stored. With withFeedbackToken, also returns a browser feedback token for it. ${bodyLimitNote("recordInteraction")}`,
     args: {
       input: t.arg({
         type: RecordInteractionInput,
@@ -130,8 +130,7 @@ builder.mutationFields((t) => ({
   recordInteractions: t.field({
     type: RecordInteractionsResult,
     authScopes: { ingest: true },
-    description:
-      "Stores up to 500 interactions in one call. Each item succeeds or fails on its own; results keep the input order.",
+    description: `Stores up to 500 interactions in one call. Each item succeeds or fails on its own; results keep the input order. ${bodyLimitNote("recordInteractions")}`,
     args: {
       inputs: t.arg({
         type: [RecordInteractionInput],
