@@ -109,7 +109,7 @@ const tooLarge = (message: string, limit: number) =>
     extensions: {
       code: "PAYLOAD_TOO_LARGE",
       limitBytes: limit,
-      http: { status: 413, headers: { connection: "close" } },
+      http: { status: 413 },
     },
   });
 
