@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,6 +83,7 @@ async function startGateway(
   adminKey: string,
   nodeFlags: string[] = [],
 ): Promise<Server> {
+  mkdirSync(dataDir, { recursive: true });
   const logFile = join(dataDir, "gateway.log");
   const log = openSync(logFile, "a");
   const child = spawn(process.execPath, [...nodeFlags, "dist/main.js"], {

@@ -16,6 +16,14 @@ import type { EmbeddedMongo } from "./store/embedded/index.js";
 import { createLoaders } from "./store/loaders.js";
 import { connectStore } from "./store/mongo.js";
 
+/** A start refused for a reason the operator can act on; reported in one line. */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartError";
+  }
+}
+
 export interface RunningLoopgate {
   readonly config: Config;
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:4000 */
@@ -79,11 +87,16 @@ export async function startLoopgate(
   if (!uri) {
     const dbPath = resolve(config.dataDir, "db");
     // Loaded only when needed: deployments on MongoDB never load the SQLite native module.
-    const { startEmbeddedMongo } = await import("./store/embedded/index.js");
+    const { startEmbeddedMongo, StoreLockedError } = await import("./store/embedded/index.js");
     embedded = await startEmbeddedMongo({
       port: 0,
       dbPath,
       logger: logger.child({ component: "embedded-store" }),
+    }).catch((error: unknown) => {
+      if (!(error instanceof StoreLockedError)) throw error;
+      throw new StartError(
+        `the data directory ${resolve(config.dataDir)} is in use by another process (its store is locked); stop that process or set DATA_DIR`,
+      );
     });
     uri = embedded.uri;
     logger.info({ uri, dbPath }, "embedded store started (set MONGODB_URI to use MongoDB)");
@@ -117,7 +130,20 @@ export async function startLoopgate(
   }
   const { services, app } = assembled;
   const http = createHttpServer(app.handleNodeRequest);
-  const address = await http.listen(config.port, config.host);
+  let address: Awaited<ReturnType<typeof http.listen>>;
+  try {
+    address = await http.listen(config.port, config.host);
+  } catch (error) {
+    // Nothing is left holding the store (its lock, its port) when the HTTP port is taken.
+    await store.close();
+    await embedded?.close();
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new StartError(
+        `port ${config.port} on ${config.host} is already in use by another process (set PORT)`,
+      );
+    }
+    throw error;
+  }
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info({ url: `${url}/graphql`, port: address.port }, "Loopgate is listening");
@@ -150,7 +176,9 @@ async function main(): Promise<void> {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`Loopgate failed to start: ${(error as Error).stack ?? error}\n`);
+    process.stderr.write(
+      `Loopgate failed to start: ${error instanceof StartError ? error.message : ((error as Error).stack ?? error)}\n`,
+    );
     process.exit(1);
   }
   let signalled = false;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { Agent, request as httpRequest } from "node:http";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -26,6 +27,14 @@ interface Running {
 }
 
 const root = new URL("../../", import.meta.url).pathname;
+
+// Whatever a failed or timed-out test left running is killed, so no gateway outlives the run.
+const startedPids: number[] = [];
+afterAll(() => {
+  for (const pid of startedPids) {
+    if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  }
+});
 
 function start(
   env: Record<string, string>,
@@ -59,6 +68,7 @@ function start(
       lines.push(entry);
       if (entry.msg === "Loopgate is listening") {
         clearTimeout(timer);
+        void processTree(child.pid!).then((pids) => startedPids.push(...pids));
         resolve({ child, url: `http://127.0.0.1:${entry.port}`, lines, exited });
       }
     });
@@ -133,7 +143,52 @@ describe("npm start on the embedded store", () => {
     expect((await gql(third.url, key, COUNT)).data.interactions.totalCount).toBe(2);
     third.child.kill("SIGINT");
     expect(await third.exited).toBe(0);
-  });
+  }, 180_000);
+
+  it("a start that fails says why in one line, exits 1 and leaves nothing behind", async () => {
+    const runToExit = async (env: Record<string, string>) => {
+      const child = spawn(process.execPath, ["dist/main.js"], {
+        cwd: root,
+        env: { ...process.env, HOST: "127.0.0.1", NODE_ENV: "development", ...env },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (chunk) => {
+        stderr += String(chunk);
+      });
+      const code = await new Promise((resolve) => child.on("exit", resolve));
+      return { code, lines: stderr.trim().split("\n") };
+    };
+
+    // The HTTP port is taken: the store it had opened is closed again.
+    const squatter = createNetServer();
+    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+    const port = (squatter.address() as AddressInfo).port;
+    const portDir = await mkdtemp(join(tmpdir(), "loopgate-port-taken-"));
+    try {
+      const taken = await runToExit({ PORT: String(port), DATA_DIR: portDir });
+      expect(taken.code).toBe(1);
+      expect(taken.lines).toEqual([
+        `Loopgate failed to start: port ${port} on 127.0.0.1 is already in use by another process (set PORT)`,
+      ]);
+      expect(storeIsLocked(join(portDir, "db"))).toBe(false);
+    } finally {
+      squatter.close();
+      await rm(portDir, { recursive: true, force: true });
+    }
+
+    // The data directory is in use by a running gateway, which keeps serving.
+    const running = await start({ DATA_DIR: dataDir });
+    const locked = await runToExit({ PORT: "0", DATA_DIR: dataDir });
+    expect(locked.code).toBe(1);
+    expect(locked.lines).toHaveLength(1);
+    expect(locked.lines[0]).toMatch(
+      /^Loopgate failed to start: the data directory .+ is in use by another process \(its store is locked\); stop that process or set DATA_DIR$/,
+    );
+    expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+  }, 180_000);
 
   it("prints every configuration problem at once and exits non-zero", async () => {
     const child = spawn(process.execPath, ["dist/main.js"], {
