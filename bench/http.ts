@@ -77,6 +77,7 @@ async function startScript(script: string): Promise<Server> {
 
 /** The compiled gateway in production mode; its JSON log goes to a file, as it would be shipped. */
 const SECRET = randomBytes(32).toString("hex");
+let gatewayStarts = 0;
 
 async function startGateway(
   dataDir: string,
@@ -84,8 +85,9 @@ async function startGateway(
   nodeFlags: string[] = [],
 ): Promise<Server> {
   mkdirSync(dataDir, { recursive: true });
-  const logFile = join(dataDir, "gateway.log");
-  const log = openSync(logFile, "a");
+  // A new log per start: an earlier start's "listening" line must not be mistaken for this one's.
+  const logFile = join(dataDir, `gateway-${++gatewayStarts}.log`);
+  const log = openSync(logFile, "w");
   const child = spawn(process.execPath, [...nodeFlags, "dist/main.js"], {
     cwd: ROOT,
     env: {
@@ -333,18 +335,20 @@ async function profileFeedback(dataDir: string, adminKey: string, options: HttpB
   const profiledData = join(dataDir, "profiled");
   // Seeded by a gateway without the profiler, so the profile holds only the feedback load.
   const seeder = await startGateway(profiledData, adminKey);
-  const ids = await seedInteractions(seeder.url, adminKey, 10_000).finally(() => seeder.stop());
+  // Fewer than the measured runs: loading the store at start shows in the profile too.
+  const ids = await seedInteractions(seeder.url, adminKey, 3_000).finally(() => seeder.stop());
   const gateway = await startGateway(profiledData, adminKey, [
     "--cpu-prof",
     `--cpu-prof-dir=${profileDir}`,
   ]);
   let measured: Measured;
   try {
+    // Long enough for the load, not the start, to dominate the profile.
     measured = await run(
       gateway.url,
       thumbsLoad(adminKey, ids),
       options.connections,
-      options.durationSec,
+      Math.max(20, 2 * options.durationSec),
     );
   } finally {
     await gateway.stop();
