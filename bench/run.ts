@@ -1,14 +1,18 @@
 /**
- * Store benchmark: `npm run bench`. Starts an embedded store in a temp dir (or uses
- * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group, then
- * the job queue's throughput against plain round trips. `BENCH_ONLY=jobs` runs only the queue.
+ * `npm run bench [-- --only store|http] [--duration <s>] [--warmup <s>] [--connections <n>]
+ * [--profile]`. The store section starts an embedded store in a temp dir (or uses
+ * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group; the
+ * HTTP section (bench/http.ts) loads the compiled gateway against bare Node and bare Yoga. The store section ends with the
+ * job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
+import { runHttpBench } from "./http.js";
 import { benchQueue } from "./jobs.js";
 import { benchDocs, type Timing, timeGroup, timeInsertMany, timeLookups } from "./store.js";
 
@@ -27,7 +31,7 @@ function row(cells: string[], widths: number[]) {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 }
 
-async function main() {
+async function runStoreBench() {
   const external = process.env.BENCH_MONGODB_URI;
   let dbPath: string | undefined;
   let store: EmbeddedMongo | undefined;
@@ -142,4 +146,30 @@ async function printQueueBench(first: MongoClient, second: MongoClient, dbName: 
   );
 }
 
-await main();
+const { values } = parseArgs({
+  options: {
+    only: { type: "string" },
+    duration: { type: "string", default: "8" },
+    warmup: { type: "string", default: "2" },
+    connections: { type: "string", default: "64" },
+    profile: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+const positive = (name: string, value: string) => {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new Error(`--${name} must be a number ≥ 0`);
+  return number;
+};
+if (values.only !== undefined && !["store", "http"].includes(values.only)) {
+  throw new Error("--only must be store or http");
+}
+if (values.only !== "http") await runStoreBench();
+if (values.only !== "store") {
+  await runHttpBench({
+    durationSec: positive("duration", values.duration),
+    warmupSec: positive("warmup", values.warmup),
+    connections: positive("connections", values.connections),
+    profile: values.profile,
+  });
+}

@@ -4,7 +4,9 @@ import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import type { Principal } from "./auth/actor.js";
 import { AuthenticationError } from "./auth/authenticate.js";
+import { useBodyLimits } from "./body-limits.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { RequestContext } from "./context.js";
@@ -49,6 +51,26 @@ export function createApp(deps: AppDeps): App {
   // The self-contained GraphiQL page is ~9 MB of inlined assets (no CDN, so it works offline);
   // render it once instead of on every page load.
   let graphiqlPage: string | undefined;
+
+  // Memoized per request: a large body is authenticated before it is read, the context reuses it.
+  const principals = new WeakMap<Request, Promise<Principal>>();
+  const authenticate = (request: Request): Promise<Principal> => {
+    let principal = principals.get(request);
+    if (!principal) {
+      principal = deps.services.authenticate(request.headers).catch((error: unknown) => {
+        if (!(error instanceof AuthenticationError)) throw error;
+        logger.info({ code: "UNAUTHENTICATED" }, "credential refused");
+        throw new GraphQLError(error.message, {
+          extensions: {
+            code: "UNAUTHENTICATED",
+            http: { status: 401, headers: { "WWW-Authenticate": "Bearer" } },
+          },
+        });
+      });
+      principals.set(request, principal);
+    }
+    return principal;
+  };
 
   const yoga = createYoga<Record<string, unknown>, RequestContext>({
     schema: deps.schema,
@@ -116,19 +138,7 @@ export function createApp(deps: AppDeps): App {
       },
     },
     context: async ({ request }): Promise<RequestContext> => {
-      let principal: RequestContext["principal"];
-      try {
-        principal = await deps.services.authenticate(request.headers);
-      } catch (error) {
-        if (!(error instanceof AuthenticationError)) throw error;
-        logger.info({ code: "UNAUTHENTICATED" }, "credential refused");
-        throw new GraphQLError(error.message, {
-          extensions: {
-            code: "UNAUTHENTICATED",
-            http: { status: 401, headers: { "WWW-Authenticate": "Bearer" } },
-          },
-        });
-      }
+      const principal = await authenticate(request);
       return {
         requestId: scopes.current()?.requestId ?? requestIdFrom(null),
         logger,
@@ -139,6 +149,7 @@ export function createApp(deps: AppDeps): App {
       };
     },
     plugins: [
+      useBodyLimits({ authenticate }),
       healthPlugin(deps.services, logger),
       requestLogPlugin(logger, scopes),
       // After the access log, so webhook calls are logged with their duration.

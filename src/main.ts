@@ -252,12 +252,12 @@ export async function startLoopgate(
     url,
     stop() {
       stopping ??= (async () => {
-        // Live subscriptions would otherwise hold the drain open until the timeout.
-        services.events.close();
         // Workers stop claiming at once and get the same timeout as in-flight requests; jobs
-        // still running then keep their leases, which expire so another worker runs them.
+        // still running then keep their leases, which expire so another worker runs them. Live
+        // subscriptions end once the other requests are answered: they would otherwise hold the
+        // drain open until the timeout, and subscribers still get the drained writes' events.
         const [{ forced }] = await Promise.all([
-          http.stop(config.shutdownTimeoutMs),
+          http.stop(config.shutdownTimeoutMs, () => services.events.close()),
           worker?.stop(config.shutdownTimeoutMs),
           sweeper?.stop(),
         ]);

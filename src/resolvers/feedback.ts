@@ -1,4 +1,5 @@
 import { actorOf } from "../auth/actor.js";
+import { bodyLimitNote } from "../body-limits.js";
 import {
   compileFeedbackFilter,
   type FeedbackFilter,
@@ -84,7 +85,7 @@ builder.mutationFields((t) =>
       t.field({
         type: SubmitFeedbackResult,
         authScopes: { feedbackToken: true },
-        description: mutationDescriptions[kind],
+        description: `${mutationDescriptions[kind]} ${bodyLimitNote(mutationNames[kind])}`,
         args: {
           input: t.arg({
             type: feedbackInputTypes[kind],

@@ -1,4 +1,5 @@
 import type { FeedbackTokens } from "../auth/feedback-tokens.js";
+import { bodyLimitNote } from "../body-limits.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import { parseId } from "../ids.js";
 import type { RecordInteractionInput as ServiceInput } from "../interactions/inputs.js";
@@ -49,8 +50,7 @@ builder.mutationFields((t) => ({
   recordInteraction: t.field({
     type: RecordInteractionResult,
     authScopes: { ingest: true },
-    description:
-      "Stores one model answer with its context. PII is redacted and the user id pseudonymized before anything is stored. With withFeedbackToken, also returns a browser feedback token for it.",
+    description: `Stores one model answer with its context. PII is redacted and the user id pseudonymized before anything is stored. With withFeedbackToken, also returns a browser feedback token for it. ${bodyLimitNote("recordInteraction")}`,
     args: {
       input: t.arg({
         type: RecordInteractionInput,
@@ -77,8 +77,7 @@ builder.mutationFields((t) => ({
   recordInteractions: t.field({
     type: RecordInteractionsResult,
     authScopes: { ingest: true },
-    description:
-      "Stores up to 500 interactions in one call. Each item succeeds or fails on its own; results keep the input order.",
+    description: `Stores up to 500 interactions in one call. Each item succeeds or fails on its own; results keep the input order. ${bodyLimitNote("recordInteractions")}`,
     args: {
       inputs: t.arg({
         type: [RecordInteractionInput],

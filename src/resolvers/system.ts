@@ -1,3 +1,4 @@
+import { BODY_LIMITS, formatBytes } from "../body-limits.js";
 import { builder } from "../schema/builder.js";
 import { ServerInfoRef } from "../schema/system.js";
 
@@ -6,7 +7,7 @@ builder.queryType({
 });
 
 builder.mutationType({
-  description: "Writes: interactions, feedback, and administration.",
+  description: `Writes: interactions, feedback, and administration. Request bodies are limited per operation: ${formatBytes(BODY_LIMITS.batch)} for recordInteractions, ${formatBytes(BODY_LIMITS.interaction)} for recordInteraction, ${formatBytes(BODY_LIMITS.feedback)} for one feedback, ${formatBytes(BODY_LIMITS.default)} for anything else, ${formatBytes(BODY_LIMITS.anonymous)} without a credential; over the limit the answer is HTTP 413 (PAYLOAD_TOO_LARGE). A body over ${formatBytes(BODY_LIMITS.default)} must send "query" before "variables".`,
 });
 
 builder.subscriptionType({
