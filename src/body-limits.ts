@@ -2,6 +2,7 @@ import JSONParser from "@streamparser/json/jsonparser.js";
 import { GraphQLError, Kind, parse, type SelectionSetNode } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Principal } from "./auth/actor.js";
+import { decodeJsonBody } from "./edge/request-parsing.js";
 
 /**
  * Request body limits, enforced while the body streams in: a request over its limit is answered
@@ -213,12 +214,5 @@ async function readJsonBody(
       );
     }
   }
-  const text = Buffer.concat(chunks, total).toString("utf8");
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new GraphQLError("POST body sent invalid JSON.", {
-      extensions: { code: "BAD_REQUEST", http: { status: 400 } },
-    });
-  }
+  return decodeJsonBody(Buffer.concat(chunks, total));
 }

@@ -54,10 +54,28 @@ function jsonObjectParam(value: string | null, what: string): Record<string, unk
 }
 
 /**
- * Parses GraphQL requests strictly, before yoga's lenient parsers see them: malformed `variables`
- * in a GET, JSON nested too deep and bodies that are not UTF-8 are refused with 400 and code
- * BAD_REQUEST, instead of becoming `Unexpected error.` (a JSON exception, a stack overflow) or
- * being silently altered (invalid bytes replaced by U+FFFD).
+ * A JSON request body, strictly: bytes that are not UTF-8 are refused rather than replaced by
+ * U+FFFD, JSON nested too deep rather than reaching recursive code that can overflow the stack.
+ * The body reader of `body-limits.ts` calls it once the body is within its limit.
+ */
+export function decodeJsonBody(bytes: Uint8Array): Record<string, unknown> {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw badRequest("The request body is not valid UTF-8.");
+  }
+  const body = parseJson(text, "The request body");
+  if (body === null || typeof body !== "object") {
+    throw badRequest("The request body must be a JSON object or array.");
+  }
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Parses GET requests strictly, before yoga's lenient parser sees them: malformed `variables` or
+ * `extensions` are refused with 400 and code BAD_REQUEST instead of becoming `Unexpected error.`.
+ * (POST bodies are read by `body-limits.ts`, which decodes them with `decodeJsonBody`.)
  */
 export function requestParsingPlugin(): Plugin {
   return {
@@ -78,24 +96,6 @@ export function requestParsingPlugin(): Plugin {
         }));
         return;
       }
-      const contentType = request.headers.get("content-type")?.split(",")[0]?.split(";")[0];
-      if (request.method !== "POST" || contentType?.trim().toLowerCase() !== "application/json") {
-        return;
-      }
-      setRequestParser(async (incoming) => {
-        let text: string;
-        try {
-          text = utf8.decode(await incoming.arrayBuffer());
-        } catch (error) {
-          if (error instanceof GraphQLError) throw error;
-          throw badRequest("The request body is not valid UTF-8.");
-        }
-        const body = parseJson(text, "The request body");
-        if (body === null || typeof body !== "object") {
-          throw badRequest("The request body must be a JSON object or array.");
-        }
-        return body as Record<string, unknown>;
-      });
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Collection, Document } from "mongodb";
 import { systemActor } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../observability/logger.js";
+import { isStoreUnavailable } from "../store/errors.js";
 import { backoffDelay } from "./backoff.js";
 import { createFencedCollection } from "./fence.js";
 import type { Claimed, JobQueue } from "./queue.js";
@@ -97,7 +98,12 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       try {
         claimed = await queue.claim(types, id, leaseMs);
       } catch (error) {
-        log.error({ err: error }, "claiming a job failed; retrying after the poll interval");
+        // An outage is expected and answered by retrying: a warning, not an error with a stack.
+        (isStoreUnavailable(error) ? log.warn : log.error).call(
+          log,
+          { err: error },
+          "claiming a job failed; retrying after the poll interval",
+        );
         await nap(pollMs);
         continue;
       }
@@ -222,7 +228,11 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
                 backoffDelay(job.attempts, queue.backoffFor(job.type), options.random),
             );
         const written = await queue.fail(claimed, message, retryAt).catch((writeError) => {
-          log.error({ err: writeError }, "recording a failed attempt failed");
+          (isStoreUnavailable(writeError) ? log.warn : log.error).call(
+            log,
+            { err: writeError },
+            "recording a failed attempt failed; the lease expires and the job runs again",
+          );
           return false;
         });
         outcome = !written ? "lease_lost" : exhausted ? "dead" : "retried";

@@ -24,17 +24,18 @@ function imports(file: string): string[] {
 }
 
 describe("integration boundaries", () => {
-  it("providers import only their own folder, the shared HTTP client and the clock", () => {
+  it("providers import only their own folder, the shared HTTP client and the clock; no integration imports a provider", () => {
     const offenders: string[] = [];
     for (const file of files(root)) {
       const provider = relative(root, file).split("/")[0]!;
       for (const specifier of imports(file)) {
         if (!specifier.startsWith(".")) continue;
         const target = relative(root, resolve(dirname(file), specifier));
-        const allowed =
-          target === "http.js" ||
-          target === "../clock.js" ||
-          (PROVIDERS.includes(provider) && target.startsWith(`${provider}/`));
+        // Outbound providers see only the shared client, the clock and their own folder; the
+        // inbound alert webhook (alerts/) may use the store but no provider.
+        const allowed = PROVIDERS.includes(provider)
+          ? target === "http.js" || target === "../clock.js" || target.startsWith(`${provider}/`)
+          : !PROVIDERS.some((other) => target.startsWith(`${other}/`));
         if (!allowed) offenders.push(`${relative(root, file)} -> ${specifier}`);
       }
     }
