@@ -8,6 +8,7 @@ import { exactOf, toNumber } from "./bson-numbers.js";
 import { compareValues, Rank, typeRank } from "./bson-order.js";
 import { isPlainObject } from "./bson-tags.js";
 import { CommandError, commandError } from "./errors.js";
+import { isInclusionTree, projectionTree, reorderProjected } from "./field-order.js";
 import { pathValues } from "./index-keys.js";
 import { parseSort, sortDocuments } from "./sort.js";
 
@@ -238,8 +239,26 @@ function lookup(coll: Iter, expr: Document, options: Options): Iter {
   });
 }
 
+/** mingo's $project, with mongod's output field order (field-order.ts). */
+function project(coll: Iter, expr: Document, options: Options): Iter {
+  if (!isPlainObject(expr)) return pipelineOperators.$project(coll, expr, options);
+  const tree = projectionTree(expr);
+  if (!isInclusionTree(tree)) return pipelineOperators.$project(coll, expr, options);
+  // $project maps one document to one, pulled one at a time: `current` is the input of the
+  // document coming out. Only the key order of the input is read, which $project keeps.
+  let current: Document = {};
+  const tapped = coll.map((doc: Document) => {
+    current = doc;
+    return doc;
+  });
+  return pipelineOperators
+    .$project(tapped, expr, options)
+    .map((out: Document) => reorderProjected(out, current, tree));
+}
+
 export const pipelineOverrides = {
   $sort: bsonSort,
+  $project: project,
   $count: count,
   $bucket: bucket,
   $lookup: lookup,
