@@ -2,6 +2,7 @@ import type { Document } from "bson";
 import { keyOf } from "../bson-key.js";
 import { toNumber } from "../bson-numbers.js";
 import { isPlainObject, makePair, restoreTypes } from "../bson-values.js";
+import { parseCollation } from "../collation.js";
 import type { StoredDoc } from "../collection.js";
 import { CommandError, commandError } from "../errors.js";
 import { matchDocuments } from "../query-exec.js";
@@ -150,6 +151,7 @@ function aggregate(ctx: CommandContext): Document {
       sort: parseSort(sortSpec),
       limit,
       collation: optionalDocument(body, "collation"),
+      variables: optionalDocument(body, "let"),
     });
     inputs = matched.docs;
     scores = matched.scores;
@@ -169,7 +171,9 @@ function aggregate(ctx: CommandContext): Document {
           resolveCollection: (name) =>
             [...(catalog.get(ctx.db, name)?.docs.values() ?? [])].map((d) => d.view),
           variables: optionalDocument(body, "let"),
-          collation: optionalDocument(body, "collation"),
+          collation: parseCollation(optionalDocument(body, "collation"))
+            ? optionalDocument(body, "collation")
+            : undefined,
         })
       : views
   ).map(stripScore);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type Document, UUID } from "bson";
 import { toNumber } from "../bson-numbers.js";
 import { isPlainObject } from "../bson-values.js";
+import { parseCollation } from "../collation.js";
 import { CommandError, commandError } from "../errors.js";
 import { matchesKeyPattern } from "../index-spec.js";
 import {
@@ -24,6 +25,12 @@ function create(ctx: CommandContext): Document {
         `the embedded store does not support '${option}' collections`,
       );
     }
+  }
+  if (ctx.body.collation !== undefined && parseCollation(ctx.body.collation) !== undefined) {
+    throw commandError(
+      "CommandNotSupported",
+      "the embedded store does not support a default collation for collections; pass a collation per operation instead",
+    );
   }
   const options: Document = {};
   for (const [k, v] of Object.entries(ctx.body)) {
