@@ -40,6 +40,8 @@ export interface QueryEngine {
   /** Applies update operators or an update pipeline to a copy of `view`; never mutates it. */
   applyUpdate(view: Document, update: Document | Pipeline, options: UpdateOptions): Document;
   aggregate(input: Iterable<Document>, pipeline: Pipeline, options: AggregateOptions): Document[];
+  /** Evaluates an aggregation expression against one view-form document. */
+  evaluate(expr: unknown, view: Document): unknown;
 }
 
 export interface UpdateOptions {
@@ -256,6 +258,13 @@ export function createQueryEngine(): QueryEngine {
           queryOptions: baseOptions,
         });
         return doc;
+      } catch (error) {
+        return rethrow(error);
+      }
+    },
+    evaluate(expr, view) {
+      try {
+        return evalExpr(view, expr, baseOptions as Options);
       } catch (error) {
         return rethrow(error);
       }

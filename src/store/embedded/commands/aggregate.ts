@@ -5,6 +5,7 @@ import { isPlainObject, makePair, restoreTypes } from "../bson-values.js";
 import { parseCollation } from "../collation.js";
 import type { StoredDoc } from "../collection.js";
 import { CommandError, commandError } from "../errors.js";
+import { parseMerge, runMerge } from "../merge-stage.js";
 import { matchDocuments } from "../query-exec.js";
 import { parseSort } from "../sort.js";
 import { prepareInsert } from "../write-docs.js";
@@ -38,7 +39,6 @@ const UNSUPPORTED_STAGES = new Set([
   "$searchMeta",
   "$vectorSearch",
   "$geoNear",
-  "$merge",
 ]);
 
 function stageName(stage: unknown): string {
@@ -118,9 +118,9 @@ function aggregate(ctx: CommandContext): Document {
       throw commandError("CommandNotSupported", `${name} is not supported by the embedded store`);
     }
   }
-  const outIndex = names.indexOf("$out");
+  const outIndex = names.findIndex((n) => n === "$out" || n === "$merge");
   if (outIndex >= 0 && outIndex !== names.length - 1) {
-    throw new CommandError(40601, "$out can only be the final stage in the pipeline");
+    throw new CommandError(40601, `${names[outIndex]} can only be the final stage in the pipeline`);
   }
   const collectionLevel = typeof target === "string";
   if (!collectionLevel && names[0] !== "$documents") {
@@ -191,7 +191,10 @@ function aggregate(ctx: CommandContext): Document {
     output = inputs.map((d) => d.typed);
   }
 
-  if (outStage) {
+  if (outStage?.$merge !== undefined) {
+    runMerge(catalog, engine, parseMerge(outStage.$merge, ctx.db), output, server.now);
+    output = [];
+  } else if (outStage) {
     const [db, coll] = outTarget(ctx, outStage.$out);
     catalog.write(() => {
       const existing = catalog.get(db, coll);
