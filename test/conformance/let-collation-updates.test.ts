@@ -242,3 +242,26 @@ describe.runIf(t.embedded)("collation on collections and indexes (embedded store
     expect(await coll().createIndex({ x: 1 }, { collation: { locale: "simple" } })).toBe("x_1");
   });
 });
+
+describe.runIf(t.embedded)("document validation (embedded store)", () => {
+  it("refuses validators on create and collMod instead of storing them unenforced", async () => {
+    await expect(
+      t.db.createCollection("validated", { validator: { x: { $type: "string" } } }),
+    ).rejects.toThrow(/validator/);
+    await expect(
+      t.db.command({ collMod: "cases", validator: { x: { $type: "string" } } }),
+    ).rejects.toThrow(/validator/);
+    await expect(t.db.command({ collMod: "cases", validationLevel: "strict" })).rejects.toThrow(
+      /validationLevel/,
+    );
+    // Nothing was changed: a non-string x is still accepted.
+    await coll().insertOne({ _id: 10, x: 5 });
+    expect(await coll().countDocuments({ _id: 10 })).toBe(1);
+  });
+
+  it("refuses unknown collMod fields with mongod's error", async () => {
+    await expect(t.db.command({ collMod: "cases", madeUp: 1 })).rejects.toMatchObject({
+      code: 40415,
+    });
+  });
+});
