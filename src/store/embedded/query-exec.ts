@@ -144,6 +144,31 @@ export function matchDocuments(
   };
 }
 
+/**
+ * The documents matching a filter, yielded one at a time in natural (or index) order, for
+ * consumers that reduce them (an aggregation's $group): nothing is collected, so memory stays
+ * flat however many documents match. No `$text`, sort or limit.
+ */
+export function* streamDocuments(
+  engine: QueryEngine,
+  collection: Collection | undefined,
+  filter: Document | undefined,
+  options: Pick<MatchOptions, "collation" | "variables"> = {},
+): Generator<StoredDoc> {
+  if (filter !== undefined && !isPlainObject(filter)) throw badValue("filter must be an object");
+  if (!collection) return;
+  const strcmp = parseCollation(options.collation);
+  const rest = filter ?? {};
+  const test = Object.keys(rest).length
+    ? engine.compileFilter(rest, {
+        variables: options.variables,
+        collation: strcmp ? options.collation : undefined,
+      })
+    : () => true;
+  const plan = planQuery(collection, rest, { sort: [], collation: strcmp !== undefined });
+  for (const doc of plan.candidates) if (test(doc.typed)) yield doc;
+}
+
 /** Splits `{ $meta: "textScore" }` fields out of a projection (mingo has no $meta). */
 export function splitMetaProjection(projection: Document | undefined): {
   projection: Document | undefined;
