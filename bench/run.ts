@@ -1,13 +1,17 @@
 /**
- * Store benchmark: `npm run bench`. Starts an embedded store in a temp dir (or uses
- * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group.
+ * Store benchmark: `npm run bench [-- --docs <n>]`. Starts an embedded store in a temp dir (or
+ * uses BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group;
+ * then, for the embedded store, the scale section (bench/scale.ts) with `--docs` documents
+ * (default 200,000; `--docs 2000000` for the figure the README quotes, about 5 minutes).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
+import { runScale } from "./scale.js";
 import { benchDocs, type Timing, timeGroup, timeInsertMany, timeLookups } from "./store.js";
 
 const LARGE = 100_000;
@@ -22,6 +26,41 @@ const int = (n: number) => Math.round(n).toLocaleString("en-US");
 
 function row(cells: string[], widths: number[]) {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+}
+
+const { values: args } = parseArgs({
+  options: { docs: { type: "string", default: "200000" } },
+  strict: true,
+});
+const scaleDocs = Number(args.docs);
+
+async function scaleSection(count: number) {
+  console.log("");
+  console.log(`Scale: ${int(count)} feedback-shaped documents in a separate store process`);
+  const dir = await mkdtemp(join(tmpdir(), "loopgate-bench-scale-"));
+  try {
+    const r = await runScale(dir, count, (line) => console.log(line));
+    const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    console.log(
+      `  average document: ${int(r.avgBsonBytes)} B BSON; SQLite file ${int(r.fileMb)} MB`,
+    );
+    console.log(`  insertMany (batches of 5,000): ${int(r.insertDocsPerSec)} docs/s`);
+    console.log(`  restart: listening until the first command is answered: ${int(r.readyMs)} ms`);
+    console.log(
+      `  store RSS after lookups and $group: ${int(r.rssMb)} MB (peak ${int(r.peakRssMb)} MB)`,
+    );
+    console.log(
+      `  indexed findOne median: ${fmt(r.lookupMedianMs)}; SQLite row by id + decode: ` +
+        `${fmt(r.baselineLookupMedianMs)} (${x(r.lookupMedianMs, r.baselineLookupMedianMs)})`,
+    );
+    console.log(
+      `  7-day $group over ${int(r.groupDocs)} docs: ${int(r.groupDocsPerSec)} docs/s; ` +
+        `SQLite scan + decode + count: ${int(r.baselineScanDocsPerSec)} docs/s ` +
+        `(${x(r.groupDocsPerSec, r.baselineScanDocsPerSec)})`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function main() {
@@ -105,6 +144,7 @@ async function main() {
       `$group over ${int(LARGE)} docs: median ${fmt(group.medianMs)} of ${group.samples} runs ` +
         `(p95 ${fmt(group.p95Ms)})`,
     );
+    if (!external && scaleDocs > 0) await scaleSection(scaleDocs);
     console.log(`total bench time: ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
   } finally {
     await db.dropDatabase().catch(() => undefined);

@@ -103,11 +103,15 @@ export class DocumentStore {
     return this.count;
   }
 
-  get(key: string): StoredDoc | undefined {
+  /** The document with this `_id` key; `seq` (its rid, known from an index entry) is faster. */
+  get(key: string, seq?: number): StoredDoc | undefined {
     const cached = this.deps.cache.get(this.cacheKey(key));
     if (cached) return cached;
-    const row = this.deps.storage.getDocument(this.owner.tableId, key);
-    if (!row) return undefined;
+    const row =
+      seq === undefined
+        ? this.deps.storage.getDocument(this.owner.tableId, key)
+        : this.deps.storage.getDocumentByRid(this.owner.tableId, seq);
+    if (!row || row.id !== key) return undefined;
     const doc = storedDoc(row);
     this.deps.cache.set(this.cacheKey(key), doc);
     return doc;

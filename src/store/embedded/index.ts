@@ -39,6 +39,8 @@ export interface EmbeddedMongoOptions {
   ttlMonitorSleepSecs?: number;
   /** Budget of the decoded-document cache in MiB (estimated heap). Default 256. */
   cacheMb?: number;
+  /** How long index building at start runs before yielding to the event loop (ms, default 50). */
+  loadSliceMs?: number;
 }
 
 export interface EmbeddedStoreStats {

@@ -33,6 +33,7 @@ interface TableStatements {
   update: Database.Statement<[Buffer, string]>;
   remove: Database.Statement<[string]>;
   get: Database.Statement<[string]>;
+  byRid: Database.Statement<[number]>;
   page: Database.Statement<[number, number]>;
 }
 
@@ -44,6 +45,8 @@ export interface Storage {
   countDocuments(tableId: number): number;
   /** One row by canonical `_id` key. */
   getDocument(tableId: number, id: string): StoredRow | undefined;
+  /** One row by rid (the primary key: one B-tree search instead of two). */
+  getDocumentByRid(tableId: number, rid: number): StoredRow | undefined;
   createCollection(db: string, name: string, options: Document, indexes: Document[]): number;
   dropCollection(tableId: number): void;
   renameCollection(tableId: number, db: string, name: string): void;
@@ -116,6 +119,7 @@ export function openStorage(dbPath: string): Storage {
         update: db.prepare(`UPDATE ${t} SET doc = ? WHERE id = ?`),
         remove: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
         get: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE id = ?`),
+        byRid: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE rid = ?`),
         page: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE rid > ? ORDER BY rid LIMIT ?`),
       };
       statements.set(tableId, s);
@@ -171,6 +175,9 @@ export function openStorage(dbPath: string): Storage {
         n: number;
       };
       return row.n;
+    },
+    getDocumentByRid(tableId, rid) {
+      return tableStatements(tableId).byRid.get(rid) as StoredRow | undefined;
     },
     getDocument(tableId, id) {
       return tableStatements(tableId).get.get(id) as StoredRow | undefined;

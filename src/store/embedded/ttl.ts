@@ -29,7 +29,7 @@ function expired(collection: Collection, ix: IndexRuntime, cutoff: Date): Stored
     const key = entry.key[0];
     if (!(key instanceof Date) || key.getTime() >= cutoff.getTime() || seen.has(entry.id)) continue;
     seen.add(entry.id);
-    const doc = collection.docs.get(entry.id);
+    const doc = collection.docs.get(entry.id, entry.seq);
     if (doc) out.push(doc);
   }
   return out;
