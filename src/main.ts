@@ -12,7 +12,8 @@ import { createRequestScopes, type RequestScopes } from "./observability/request
 import { buildSchema } from "./schema/index.js";
 import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
-import type { EmbeddedMongo } from "./store/embedded/index.js";
+import type { EmbeddedMongo, EmbeddedStoreStats } from "./store/embedded/index.js";
+import { registerEmbeddedStoreMetrics } from "./store/embedded/metrics.js";
 import { createLoaders } from "./store/loaders.js";
 import { connectStore } from "./store/mongo.js";
 
@@ -40,11 +41,17 @@ export interface Assembled {
  * tests exercise exactly what production runs, minus the HTTP listener.
  */
 export function assemble(
-  deps: Omit<ServiceDeps, "logger"> & { logger: Logger; scopes: RequestScopes },
+  deps: Omit<ServiceDeps, "logger"> & {
+    logger: Logger;
+    scopes: RequestScopes;
+    /** The embedded store's figures for /metrics, when Loopgate started its own store. */
+    embeddedStats?: (() => EmbeddedStoreStats) | undefined;
+  },
 ): Assembled {
   const services = createServices(deps);
   const metrics = createMetrics();
   registerDomainMetrics(metrics.registry, services.events);
+  if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -84,6 +91,8 @@ export async function startLoopgate(
       port: 0,
       dbPath,
       logger: logger.child({ component: "embedded-store" }),
+      cacheMb: config.embeddedCacheMb,
+      budgetDocuments: config.embeddedBudgetDocuments,
     });
     uri = embedded.uri;
     logger.info({ uri, dbPath }, "embedded store started (set MONGODB_URI to use MongoDB)");
@@ -101,6 +110,8 @@ export async function startLoopgate(
       scopes,
       secret: await resolveSecret(config.secret, config.dataDir),
       storeKind: embedded ? "embedded" : "mongodb",
+      storeReady: embedded ? () => embedded.isReady() : undefined,
+      embeddedStats: embedded ? () => embedded.stats() : undefined,
     });
     await ensureBootstrapKey({
       apiKeys: assembled.services.apiKeys,

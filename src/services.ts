@@ -43,6 +43,8 @@ export interface ServiceDeps {
   readonly secret: string;
   /** "embedded" when Loopgate started its own store, "mongodb" for an external MONGODB_URI. */
   readonly storeKind: "embedded" | "mongodb";
+  /** The embedded store's readiness, for /readyz; absent for MongoDB. */
+  readonly storeReady?: (() => boolean) | undefined;
 }
 
 export function createServices(deps: ServiceDeps): Services {

@@ -2,8 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
+import pino from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo } from "../../src/store/embedded/index.js";
+import { registerEmbeddedStoreMetrics } from "../../src/store/embedded/metrics.js";
 
 // Documents live in SQLite behind a bounded cache; indexes are rebuilt at start while the
 // store holds commands (but answers handshakes) until it is ready.
@@ -87,6 +90,47 @@ describe("readiness after a restart", () => {
         .find({ key: "k77" })
         .explain("queryPlanner");
       expect(JSON.stringify(plan.queryPlanner.winningPlan)).toContain("key_1");
+    } finally {
+      await client.close();
+      await store.close();
+    }
+  });
+});
+
+describe("metrics and the document budget", () => {
+  it("exposes counts, sizes and the cache hit ratio, and warns once past the budget", async () => {
+    const lines: { level: number; msg: string; documents?: number }[] = [];
+    const logger = pino(
+      { level: "info" },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    );
+    const store = await startEmbeddedMongo({
+      port: 0,
+      dbPath: join(dir, "m"),
+      logger,
+      budgetDocuments: 10,
+    });
+    const client = await MongoClient.connect(store.uri);
+    try {
+      const coll = client.db("m").collection<(typeof docs)[number]>("c");
+      await coll.insertMany(docs.slice(0, 20));
+      await coll.findOne({ _id: 3 });
+      store.checkBudget();
+      store.checkBudget();
+      const warnings = lines.filter((l) => l.level === 40 && /budget/.test(l.msg));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.documents).toBe(20);
+
+      const registry = new Registry();
+      registerEmbeddedStoreMetrics(registry, () => store.stats());
+      const text = await registry.metrics();
+      expect(text).toContain('loopgate_embedded_documents{db="m",collection="c"} 20');
+      expect(text).toMatch(/loopgate_embedded_data_bytes\{db="m",collection="c"\} \d{4,}/);
+      expect(text).toMatch(/^loopgate_embedded_file_bytes \d+$/m);
+      const ratio = Number(text.match(/^loopgate_embedded_cache_hit_ratio (\S+)$/m)?.[1]);
+      expect(ratio).toBeGreaterThan(0);
+      expect(ratio).toBeLessThanOrEqual(1);
+      expect(text).toContain("loopgate_embedded_ready 1");
     } finally {
       await client.close();
       await store.close();

@@ -41,6 +41,11 @@ export interface EmbeddedMongoOptions {
   cacheMb?: number;
   /** How long index building at start runs before yielding to the event loop (ms, default 50). */
   loadSliceMs?: number;
+  /**
+   * Documents (all collections) past which the log warns, once, that the store nears its
+   * measured ceiling and MongoDB is the better home. Checked every minute. Off when unset.
+   */
+  budgetDocuments?: number;
 }
 
 export interface EmbeddedStoreStats {
@@ -69,6 +74,8 @@ export interface EmbeddedMongo {
   isReady(): boolean;
   /** Document counts, data size and cache figures, for metrics. */
   stats(): EmbeddedStoreStats;
+  /** Checks the document budget now (it is also checked every minute); warns at most once. */
+  checkBudget(): void;
   /** Stops accepting, closes client sockets, closes SQLite. Idempotent. */
   close(): Promise<void>;
 }
@@ -76,6 +83,7 @@ export interface EmbeddedMongo {
 const CURSOR_REAP_INTERVAL_MS = 60_000;
 const DEFAULT_CACHE_MB = 256;
 const PROGRESS_LOG_INTERVAL_MS = 2_000;
+const BUDGET_CHECK_INTERVAL_MS = 60_000;
 
 /**
  * Starts a MongoDB-wire-compatible server backed by SQLite in `dbPath`. Drivers connect with a
@@ -159,6 +167,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
       loading = undefined;
       if (closing) return;
       ttl = startTtlMonitor({ catalog, parameters, now, logger });
+      budgetTimer = watchBudget();
       logger?.info(
         { ms: Math.round(performance.now() - loadStarted) },
         "embedded MongoDB store ready",
@@ -171,6 +180,27 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
   );
   // Callers that never await `ready` must not see an unhandled rejection.
   ready.catch(() => undefined);
+
+  let budgetTimer: NodeJS.Timeout | undefined;
+  let budgetWarned = false;
+  const checkBudget = () => {
+    const budget = options.budgetDocuments;
+    if (budget === undefined || budgetWarned) return;
+    const documents = stats().collections.reduce((n, c) => n + c.documents, 0);
+    if (documents > budget) {
+      budgetWarned = true;
+      logger?.warn(
+        { documents, budgetDocuments: budget },
+        "the embedded store holds more documents than its configured budget: plan the move to MongoDB (npm run migrate -- --to <uri>)",
+      );
+    }
+  };
+  const watchBudget = () => {
+    checkBudget();
+    const timer = setInterval(checkBudget, BUDGET_CHECK_INTERVAL_MS);
+    timer.unref();
+    return timer;
+  };
 
   const stats = (): EmbeddedStoreStats => {
     const collections = [];
@@ -202,11 +232,13 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
     ready,
     isReady: () => loading === undefined,
     stats,
+    checkBudget,
     close() {
       closed ??= (async () => {
         closing = true;
         await ready.catch(() => undefined);
         ttl?.stop();
+        clearInterval(budgetTimer);
         clearInterval(reaper);
         await wire.close();
         cursors.clear();
