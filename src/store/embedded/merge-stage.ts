@@ -73,7 +73,7 @@ export function parseMerge(spec: unknown, defaultDb: string): MergeSpec {
   if (raw.let !== undefined && !Array.isArray(whenMatched)) {
     throw new CommandError(
       51199,
-      "Cannot use 'let' variables with 'whenMatched: " + whenMatched + "' mode",
+      `Cannot use 'let' variables with 'whenMatched: ${whenMatched}' mode`,
     );
   }
   return { db, coll, on, whenMatched, whenNotMatched, variables: raw.let };
