@@ -117,6 +117,19 @@ export class DocumentStore {
     return doc;
   }
 
+  /**
+   * Like get, for reads of many documents (index scans): uses the cache but does not fill it,
+   * so one large query does not evict the working set or hold its documents in memory.
+   */
+  read(key: string, seq: number): StoredDoc | undefined {
+    const { cache } = this.deps;
+    const cached = cache.peek(this.cacheKey(key));
+    cache.countHit(cached !== undefined);
+    if (cached) return cached;
+    const row = this.deps.storage.getDocumentByRid(this.owner.tableId, seq);
+    return row && row.id === key ? storedDoc(row) : undefined;
+  }
+
   *values(): Generator<StoredDoc> {
     const { cache } = this.deps;
     for (const row of this.deps.storage.loadDocuments(this.owner.tableId)) {

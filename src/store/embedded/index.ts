@@ -37,7 +37,7 @@ export interface EmbeddedMongoOptions {
   now?: () => Date;
   /** Initial TTL monitor interval (mongod's ttlMonitorSleepSecs, default 60). */
   ttlMonitorSleepSecs?: number;
-  /** Budget of the decoded-document cache in MiB (estimated heap). Default 256. */
+  /** Budget of the decoded-document cache in MiB (estimated heap). Default 64. */
   cacheMb?: number;
   /** How long index building at start runs before yielding to the event loop (ms, default 50). */
   loadSliceMs?: number;
@@ -81,7 +81,7 @@ export interface EmbeddedMongo {
 }
 
 const CURSOR_REAP_INTERVAL_MS = 60_000;
-const DEFAULT_CACHE_MB = 256;
+const DEFAULT_CACHE_MB = 64;
 const PROGRESS_LOG_INTERVAL_MS = 2_000;
 const BUDGET_CHECK_INTERVAL_MS = 60_000;
 
