@@ -1,9 +1,11 @@
 /**
  * `npm run bench [-- --only store|http] [--duration <s>] [--warmup <s>] [--connections <n>]
- * [--profile]`. The store section starts an embedded store in a temp dir (or uses
- * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group; the
- * HTTP section (bench/http.ts) loads the compiled gateway against bare Node and bare Yoga. The store section ends with the
- * job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue).
+ * [--profile] [--docs <n>]`. The store section starts an embedded store in a temp dir (or uses
+ * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group, then
+ * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue),
+ * then, for the embedded store, the scale section (bench/scale.ts) with `--docs` documents
+ * (default 200,000; `--docs 2000000` for the figure the README quotes, about 5 minutes). The HTTP
+ * section (bench/http.ts) loads the compiled gateway against bare Node and bare Yoga.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -14,6 +16,7 @@ import { MongoClient } from "mongodb";
 import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
 import { runHttpBench } from "./http.js";
 import { benchQueue } from "./jobs.js";
+import { runScale } from "./scale.js";
 import { benchDocs, type Timing, timeGroup, timeInsertMany, timeLookups } from "./store.js";
 
 const LARGE = 100_000;
@@ -31,7 +34,36 @@ function row(cells: string[], widths: number[]) {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 }
 
-async function runStoreBench() {
+async function scaleSection(count: number) {
+  console.log("");
+  console.log(`Scale: ${int(count)} feedback-shaped documents in a separate store process`);
+  const dir = await mkdtemp(join(tmpdir(), "loopgate-bench-scale-"));
+  try {
+    const r = await runScale(dir, count, (line) => console.log(line));
+    const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    console.log(
+      `  average document: ${int(r.avgBsonBytes)} B BSON; SQLite file ${int(r.fileMb)} MB`,
+    );
+    console.log(`  insertMany (batches of 5,000): ${int(r.insertDocsPerSec)} docs/s`);
+    console.log(`  restart: listening until the first command is answered: ${int(r.readyMs)} ms`);
+    console.log(
+      `  store RSS after lookups and $group: ${int(r.rssMb)} MB (peak ${int(r.peakRssMb)} MB)`,
+    );
+    console.log(
+      `  indexed findOne median: ${fmt(r.lookupMedianMs)}; SQLite row by id + decode: ` +
+        `${fmt(r.baselineLookupMedianMs)} (${x(r.lookupMedianMs, r.baselineLookupMedianMs)})`,
+    );
+    console.log(
+      `  7-day $group over ${int(r.groupDocs)} docs: ${int(r.groupDocsPerSec)} docs/s; ` +
+        `SQLite scan + decode + count: ${int(r.baselineScanDocsPerSec)} docs/s ` +
+        `(${x(r.groupDocsPerSec, r.baselineScanDocsPerSec)})`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runStoreBench(scaleDocs: number) {
   const external = process.env.BENCH_MONGODB_URI;
   let dbPath: string | undefined;
   let store: EmbeddedMongo | undefined;
@@ -121,6 +153,7 @@ async function runStoreBench() {
     );
     console.log("");
     await printQueueBench(client, second, dbName);
+    if (!external && scaleDocs > 0) await scaleSection(scaleDocs);
     console.log(`total bench time: ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
   } finally {
     await db.dropDatabase().catch(() => undefined);
@@ -153,6 +186,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "64" },
     profile: { type: "boolean", default: false },
+    docs: { type: "string", default: "200000" },
   },
   strict: true,
 });
@@ -164,7 +198,7 @@ const positive = (name: string, value: string) => {
 if (values.only !== undefined && !["store", "http"].includes(values.only)) {
   throw new Error("--only must be store or http");
 }
-if (values.only !== "http") await runStoreBench();
+if (values.only !== "http") await runStoreBench(positive("docs", values.docs));
 if (values.only !== "store") {
   await runHttpBench({
     durationSec: positive("duration", values.duration),

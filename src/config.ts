@@ -54,6 +54,10 @@ export const configSchema = z.object({
     .regex(/^[^/\\. "$*<>:|?]{1,63}$/, "must be a valid MongoDB database name")
     .default("loopgate"),
   DATA_DIR: z.string().min(1).default("./data"),
+  /** Embedded store only: budget of its decoded-document cache, in MiB (documents stay in SQLite). */
+  EMBEDDED_CACHE_MB: z.coerce.number().int().min(1).max(65_536).default(64),
+  /** Embedded store only: documents past which the log warns once to move to MongoDB. */
+  EMBEDDED_BUDGET_DOCUMENTS: z.coerce.number().int().positive().default(300_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   GRAPHIQL: booleanFlag.optional(),
@@ -140,6 +144,8 @@ export interface Config {
   readonly mongodbUri: string | undefined;
   readonly mongodbDb: string;
   readonly dataDir: string;
+  readonly embeddedCacheMb: number;
+  readonly embeddedBudgetDocuments: number;
   readonly logLevel: ParsedEnv["LOG_LEVEL"];
   readonly shutdownTimeoutMs: number;
   readonly graphiql: boolean;
@@ -203,6 +209,8 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     mongodbUri: env.MONGODB_URI,
     mongodbDb: env.MONGODB_DB,
     dataDir: env.DATA_DIR,
+    embeddedCacheMb: env.EMBEDDED_CACHE_MB,
+    embeddedBudgetDocuments: env.EMBEDDED_BUDGET_DOCUMENTS,
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     graphiql: env.GRAPHIQL ?? env.NODE_ENV !== "production",

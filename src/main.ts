@@ -18,7 +18,8 @@ import { createRequestScopes, type RequestScopes } from "./observability/request
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
-import type { EmbeddedMongo } from "./store/embedded/index.js";
+import type { EmbeddedMongo, EmbeddedStoreStats } from "./store/embedded/index.js";
+import { registerEmbeddedStoreMetrics } from "./store/embedded/metrics.js";
 import { createLoaders } from "./store/loaders.js";
 import { connectStore, type Store } from "./store/mongo.js";
 
@@ -80,12 +81,15 @@ export function assemble(
     scopes: RequestScopes;
     /** Job types and handlers beside this build's own (src/job-catalog.ts); tests add theirs. */
     jobs?: JobCatalog<Services>;
+    /** The embedded store's figures for /metrics, when Loopgate started its own store. */
+    embeddedStats?: (() => EmbeddedStoreStats) | undefined;
   },
 ): Assembled {
   const jobs = withJobTypes(deps.jobs);
   const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
   registerDomainMetrics(metrics.registry, services.events);
+  if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const jobObserver = registerJobMetrics(metrics.registry, {
     types: [...services.jobs.types.keys()],
     stats: () => services.jobs.stats(),
@@ -177,6 +181,8 @@ export async function startLoopgate(
         port: 0,
         dbPath,
         logger: logger.child({ component: "embedded-store" }),
+        cacheMb: config.embeddedCacheMb,
+        budgetDocuments: config.embeddedBudgetDocuments,
       }).catch((error: unknown) => {
         if ((error as Error).name !== "StoreLockedError") throw error;
         throw new StartError(
@@ -197,6 +203,7 @@ export async function startLoopgate(
       },
     });
     await store.ensureIndexes();
+    const ownStore = embedded;
     assembled = assemble({
       config,
       store,
@@ -205,6 +212,8 @@ export async function startLoopgate(
       scopes,
       secret: await resolveSecret(config.secret, config.dataDir),
       storeKind: embedded ? "embedded" : "mongodb",
+      storeReady: ownStore ? () => ownStore.isReady() : undefined,
+      embeddedStats: ownStore ? () => ownStore.stats() : undefined,
     });
     await ensureBootstrapKey({
       apiKeys: assembled.services.apiKeys,

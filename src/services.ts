@@ -64,6 +64,8 @@ export interface ServiceDeps {
   readonly storeKind: "embedded" | "mongodb";
   /** The closed set of job types (src/job-catalog.ts in production). */
   readonly jobTypes: readonly JobTypePolicy[];
+  /** The embedded store's readiness, for /readyz; absent for MongoDB. */
+  readonly storeReady?: (() => boolean) | undefined;
 }
 
 export function createServices(deps: ServiceDeps): Services {

@@ -20,6 +20,8 @@ export function createSystemService(deps: {
   store: Store;
   clock: Clock;
   storeKind: "embedded" | "mongodb";
+  /** The embedded store's readiness (indexes rebuilt after a restart); absent for MongoDB. */
+  storeReady?: (() => boolean) | undefined;
 }): SystemService {
   const startedAt = deps.clock.now();
   return {
@@ -28,6 +30,11 @@ export function createSystemService(deps: {
       startedAt,
       storeKind: deps.storeKind,
     }),
-    checkReady: () => deps.store.ping(),
+    checkReady: async () => {
+      if (deps.storeReady && !deps.storeReady()) {
+        throw new Error("the embedded store is still loading its indexes");
+      }
+      await deps.store.ping();
+    },
   };
 }

@@ -8,6 +8,7 @@ import { exactOf, toNumber } from "./bson-numbers.js";
 import { compareValues, Rank, typeRank } from "./bson-order.js";
 import { isPlainObject } from "./bson-tags.js";
 import { CommandError, commandError } from "./errors.js";
+import { isInclusionTree, projectionTree, reorderProjected } from "./field-order.js";
 import { pathValues } from "./index-keys.js";
 import { parseSort, sortDocuments } from "./sort.js";
 
@@ -238,8 +239,122 @@ function lookup(coll: Iter, expr: Document, options: Options): Iter {
   });
 }
 
+/** mingo's $project, with mongod's output field order (field-order.ts). */
+function project(coll: Iter, expr: Document, options: Options): Iter {
+  if (!isPlainObject(expr)) return pipelineOperators.$project(coll, expr, options);
+  const tree = projectionTree(expr);
+  if (!isInclusionTree(tree)) return pipelineOperators.$project(coll, expr, options);
+  // $project maps one document to one, pulled one at a time: `current` is the input of the
+  // document coming out. Only the key order of the input is read, which $project keeps.
+  let current: Document = {};
+  const tapped = coll.map((doc: Document) => {
+    current = doc;
+    return doc;
+  });
+  return pipelineOperators
+    .$project(tapped, expr, options)
+    .map((out: Document) => reorderProjected(out, current, tree));
+}
+
+/** Accumulators $group can fold one document at a time, without keeping its input. */
+const FOLDABLE = new Set(["$sum", "$avg", "$min", "$max", "$first", "$last", "$count"]);
+
+interface Fold {
+  readonly op: string;
+  readonly expr: unknown;
+}
+
+function foldableGroup(expr: Document): Map<string, Fold> | undefined {
+  const folds = new Map<string, Fold>();
+  for (const [field, spec] of Object.entries(expr)) {
+    if (field === "_id") continue;
+    if (!isPlainObject(spec) || Object.keys(spec).length !== 1) return undefined;
+    const op = Object.keys(spec)[0]!;
+    if (!FOLDABLE.has(op)) return undefined;
+    folds.set(field, { op, expr: spec[op] });
+  }
+  return folds;
+}
+
+/**
+ * $group with only foldable accumulators: each group keeps running values, never its input
+ * documents (mingo's $group collects every input first, which holds a whole collection in
+ * memory for a large aggregation). Same results and group order (first seen) as mingo's.
+ */
+function group(coll: Iter, expr: Document, options: Options): Iter {
+  const folds = isPlainObject(expr) && "_id" in expr ? foldableGroup(expr) : undefined;
+  if (!folds) return pipelineOperators.$group(coll, expr as never, options);
+  const groups = new Map<
+    string,
+    { id: unknown; acc: Map<string, unknown>; n: Map<string, number> }
+  >();
+  for (;;) {
+    const next = coll.next();
+    if (next.done) break;
+    const doc = next.value as Document;
+    let id = evalExpr(doc, expr._id, options);
+    if (id === undefined) id = null;
+    const k = keyOf(id);
+    let g = groups.get(k);
+    if (!g) {
+      g = { id, acc: new Map(), n: new Map() };
+      groups.set(k, g);
+    }
+    for (const [field, { op, expr: operand }] of folds) {
+      if (op === "$count") {
+        g.acc.set(field, ((g.acc.get(field) as number | undefined) ?? 0) + 1);
+        continue;
+      }
+      const value = evalExpr(doc, operand, options);
+      const current = g.acc.get(field);
+      switch (op) {
+        case "$sum":
+        case "$avg": {
+          if (Array.isArray(value) && op === "$sum" && !Array.isArray(operand)) {
+            g.acc.set(field, (current as number | undefined) ?? 0);
+            break;
+          }
+          const n = typeof value === "number" ? value : undefined;
+          g.acc.set(field, ((current as number | undefined) ?? 0) + (n ?? 0));
+          if (n !== undefined) g.n.set(field, (g.n.get(field) ?? 0) + 1);
+          break;
+        }
+        case "$min":
+        case "$max": {
+          if (value === undefined || value === null) break;
+          const c = current === undefined ? 0 : compareValues(value, current);
+          if (current === undefined || (op === "$min" ? c < 0 : c > 0)) g.acc.set(field, value);
+          break;
+        }
+        case "$first":
+          if (!g.acc.has(field)) g.acc.set(field, value === undefined ? null : value);
+          break;
+        case "$last":
+          g.acc.set(field, value === undefined ? null : value);
+          break;
+      }
+    }
+  }
+  const out: Document[] = [];
+  for (const g of groups.values()) {
+    const doc: Document = { _id: g.id };
+    for (const [field, { op }] of folds) {
+      const value = g.acc.get(field);
+      if (op === "$avg") {
+        const n = g.n.get(field) ?? 0;
+        doc[field] = n === 0 ? null : (value as number) / n;
+      } else if (op === "$sum" || op === "$count") doc[field] = value ?? 0;
+      else doc[field] = value === undefined ? null : value;
+    }
+    out.push(doc);
+  }
+  return Lazy(out);
+}
+
 export const pipelineOverrides = {
+  $group: group,
   $sort: bsonSort,
+  $project: project,
   $count: count,
   $bucket: bucket,
   $lookup: lookup,

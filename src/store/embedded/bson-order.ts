@@ -112,7 +112,11 @@ function binaryParts(value: unknown): { bytes: Uint8Array; subtype: number } {
   return { bytes: bin.buffer.subarray(0, bin.position), subtype: bin.sub_type };
 }
 
-function compareObjects(a: Document, b: Document): number {
+function compareObjects(
+  a: Document,
+  b: Document,
+  strcmp?: (a: string, b: string) => number,
+): number {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   const n = Math.min(ka.length, kb.length);
@@ -125,7 +129,7 @@ function compareObjects(a: Document, b: Document): number {
     if (r !== 0) return r;
     const f = cmp(fa, fb);
     if (f !== 0) return f;
-    const v = compareValues(va, vb);
+    const v = compareValues(va, vb, strcmp);
     if (v !== 0) return v;
   }
   return cmp(ka.length, kb.length);
@@ -148,12 +152,20 @@ function compareObjectIds(a: ObjectId, b: ObjectId): number {
   return cmp(a.toHexString(), b.toHexString());
 }
 
-/** Compares two values (view or typed form) in MongoDB order; undefined (missing) equals null. */
-export function compareValues(a: unknown, b: unknown): number {
+/**
+ * Compares two values (view or typed form) in MongoDB order; undefined (missing) equals null.
+ * `strcmp` is a collation's string comparison (collation.ts); binary order without one.
+ */
+export function compareValues(
+  a: unknown,
+  b: unknown,
+  strcmp?: (a: string, b: string) => number,
+): number {
   if (a === b) return 0;
   const ta = typeof a;
   if (ta === typeof b && (ta === "number" || ta === "string")) {
     if (ta === "number" && (Number.isNaN(a) || Number.isNaN(b))) return compareNumeric(a, b);
+    if (strcmp && ta === "string") return Math.sign(strcmp(a as string, b as string));
     return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
   }
   if (a === EMPTY_ARRAY_KEY || b === EMPTY_ARRAY_KEY) {
@@ -172,7 +184,7 @@ export function compareValues(a: unknown, b: unknown): number {
     case Rank.Number:
       return compareNumeric(a, b);
     case Rank.String:
-      return cmp(String(a), String(b));
+      return strcmp ? Math.sign(strcmp(String(a), String(b))) : cmp(String(a), String(b));
     case Rank.Boolean:
       return cmp(a as boolean, b as boolean);
     case Rank.Date:
@@ -201,14 +213,14 @@ export function compareValues(a: unknown, b: unknown): number {
       const xb = b as unknown[];
       const n = Math.min(xa.length, xb.length);
       for (let i = 0; i < n; i++) {
-        const c = compareValues(xa[i], xb[i]);
+        const c = compareValues(xa[i], xb[i], strcmp);
         if (c !== 0) return c;
       }
       return cmp(xa.length, xb.length);
     }
     case Rank.Object:
       return isPlainObject(a) && isPlainObject(b)
-        ? compareObjects(a, b)
+        ? compareObjects(a, b, strcmp)
         : cmp(String(a), String(b));
     default:
       return cmp(String(a), String(b));

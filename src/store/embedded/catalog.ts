@@ -1,15 +1,23 @@
 import type { Document } from "bson";
-import { Collection } from "./collection.js";
+import { Collection, type StoredDoc } from "./collection.js";
+import type { DocumentCache } from "./doc-cache.js";
 import { commandError } from "./errors.js";
 import { ID_INDEX, type IndexSpec } from "./index-spec.js";
 import type { QueryEngine } from "./mingo-engine.js";
 import type { CatalogRow, Storage } from "./storage.js";
 
 /**
- * Every database and collection: names and options from SQLite's catalog table, documents
- * loaded into memory on first use. Also owns the write unit: one SQLite transaction per write
- * command, plus an undo log that reverts the in-memory mirror if the commit fails.
+ * Every database and collection: names and options from SQLite's catalog table, documents in
+ * SQLite (read through the shared cache), indexes in memory, built from the rows at start
+ * (`loadAll`). Also owns the write unit: one SQLite transaction per write command, plus an
+ * undo log that reverts the in-memory indexes and cache if the commit fails.
  */
+
+export interface LoadProgress {
+  readonly ns: string;
+  readonly loaded: number;
+  readonly total: number;
+}
 
 interface Entry {
   row: CatalogRow;
@@ -39,6 +47,7 @@ export class Catalog {
   constructor(
     private readonly storage: Storage,
     private readonly engine: QueryEngine,
+    private readonly cache: DocumentCache<StoredDoc>,
   ) {
     for (const row of storage.catalog()) {
       this.entries.set(nsOf(row.db, row.name), { row, collection: undefined });
@@ -64,18 +73,58 @@ export class Catalog {
     this.undoLog?.push(fn);
   }
 
+  private newCollection(row: CatalogRow): Collection {
+    return new Collection(
+      { db: row.db, name: row.name, tableId: row.tableId, options: row.options },
+      row.indexes as IndexSpec[],
+      {
+        storage: this.storage,
+        engine: this.engine,
+        cache: this.cache,
+        onRollback: (fn) => this.onRollback(fn),
+      },
+    );
+  }
+
   private materialize(entry: Entry): Collection {
     if (!entry.collection) {
-      const { row } = entry;
-      const collection = new Collection(
-        { db: row.db, name: row.name, tableId: row.tableId, options: row.options },
-        row.indexes as IndexSpec[],
-        { storage: this.storage, engine: this.engine, onRollback: (fn) => this.onRollback(fn) },
-      );
-      collection.load(this.storage.loadDocuments(row.tableId));
+      const collection = this.newCollection(entry.row);
+      for (const row of this.storage.loadDocuments(entry.row.tableId)) collection.loadRow(row);
       entry.collection = collection;
     }
     return entry.collection;
+  }
+
+  /**
+   * Builds every collection's indexes from its rows, yielding to the event loop between pages
+   * so the server keeps answering handshakes, and reporting progress. Commands must wait for it.
+   */
+  async loadAll(
+    onProgress: (progress: LoadProgress) => void,
+    shouldStop: () => boolean,
+    sliceMs = 50,
+  ): Promise<void> {
+    for (const entry of [...this.entries.values()]) {
+      if (shouldStop()) return;
+      if (entry.collection) continue;
+      const ns = nsOf(entry.row.db, entry.row.name);
+      const total = this.storage.countDocuments(entry.row.tableId);
+      const collection = this.newCollection(entry.row);
+      let loaded = 0;
+      let sliceStart = performance.now();
+      for (const row of this.storage.loadDocuments(entry.row.tableId)) {
+        collection.loadRow(row);
+        loaded++;
+        if (loaded % 1000 === 0 && performance.now() - sliceStart > sliceMs) {
+          onProgress({ ns, loaded, total });
+          await new Promise((resolve) => setImmediate(resolve));
+          if (shouldStop()) return;
+          sliceStart = performance.now();
+        }
+      }
+      entry.collection = collection;
+      onProgress({ ns, loaded, total });
+    }
   }
 
   get(db: string, name: string): Collection | undefined {
@@ -109,9 +158,10 @@ export class Catalog {
     const indexes = [ID_INDEX];
     const tableId = this.storage.createCollection(db, name, options, indexes);
     const entry: Entry = { row: { tableId, db, name, options, indexes }, collection: undefined };
+    entry.collection = this.newCollection(entry.row);
     this.entries.set(ns, entry);
     this.onRollback(() => this.entries.delete(ns));
-    return this.materialize(entry);
+    return entry.collection;
   }
 
   /** Drops a collection; returns how many indexes it had, or undefined when it did not exist. */
@@ -121,6 +171,7 @@ export class Catalog {
     if (!entry) return undefined;
     const count = entry.collection?.indexes.length ?? entry.row.indexes.length;
     this.storage.dropCollection(entry.row.tableId);
+    entry.collection?.docs.forgetAll();
     this.entries.delete(ns);
     this.onRollback(() => this.entries.set(ns, entry));
     return count;

@@ -9,7 +9,8 @@ import { startEmbeddedMongo } from "./index.js";
  * read it); logs go to stderr. SIGTERM/SIGINT close it cleanly and exit 0.
  */
 
-const USAGE = "usage: db [--port <port>] [--dbpath <dir>] [--host <host>] [--ttl-sleep <seconds>]";
+const USAGE =
+  "usage: db [--port <port>] [--dbpath <dir>] [--host <host>] [--ttl-sleep <seconds>] [--cache-mb <MiB>]";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
       dbpath: { type: "string", default: "./data" },
       host: { type: "string", default: "127.0.0.1" },
       "ttl-sleep": { type: "string" },
+      "cache-mb": { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
     dbPath: resolve(values.dbpath),
     logger,
     ...(values["ttl-sleep"] ? { ttlMonitorSleepSecs: Number(values["ttl-sleep"]) } : {}),
+    ...(values["cache-mb"] ? { cacheMb: Number(values["cache-mb"]) } : {}),
   });
   process.stdout.write(`${store.uri}\n`);
 

@@ -2,6 +2,7 @@ import { BSON, type Document } from "bson";
 import { formatDocument, keyOf } from "./bson-key.js";
 import { compareValues, EMPTY_ARRAY_KEY } from "./bson-order.js";
 import { type DocPair, decodeDocument, makePair } from "./bson-values.js";
+import type { DocumentCache } from "./doc-cache.js";
 import { CommandError, commandError } from "./errors.js";
 import { documentKeys, type KeyField, tupleKey } from "./index-keys.js";
 import { ID_INDEX, type IndexSpec, isTextSpec, keyFields, textOptions } from "./index-spec.js";
@@ -34,6 +35,8 @@ export interface IndexRuntime {
 
 export interface CollectionDeps {
   readonly storage: Storage;
+  /** Decoded documents recently used, shared by all collections (keys prefixed by table). */
+  readonly cache: DocumentCache<StoredDoc>;
   readonly engine: QueryEngine;
   /** Registers how to revert an in-memory change should the enclosing SQLite transaction fail. */
   readonly onRollback: (undo: () => void) => void;
@@ -78,11 +81,86 @@ export function duplicateKeyError(
   );
 }
 
+/**
+ * A collection's documents, read from SQLite on demand through the shared cache. Read API of a
+ * Map (get / values / size), so callers do not care where documents live. `values()` reads in
+ * natural order, page by page, without filling the cache (a scan must not evict the working set).
+ */
+export class DocumentStore {
+  count = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly owner: { readonly tableId: number },
+    private readonly deps: CollectionDeps,
+  ) {}
+
+  private cacheKey(key: string): string {
+    return `${this.owner.tableId}:${key}`;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The document with this `_id` key; `seq` (its rid, known from an index entry) is faster. */
+  get(key: string, seq?: number): StoredDoc | undefined {
+    const cached = this.deps.cache.get(this.cacheKey(key));
+    if (cached) return cached;
+    const row =
+      seq === undefined
+        ? this.deps.storage.getDocument(this.owner.tableId, key)
+        : this.deps.storage.getDocumentByRid(this.owner.tableId, seq);
+    if (!row || row.id !== key) return undefined;
+    const doc = storedDoc(row);
+    this.deps.cache.set(this.cacheKey(key), doc);
+    return doc;
+  }
+
+  /**
+   * Like get, for reads of many documents (index scans): uses the cache but does not fill it,
+   * so one large query does not evict the working set or hold its documents in memory.
+   */
+  read(key: string, seq: number): StoredDoc | undefined {
+    const { cache } = this.deps;
+    const cached = cache.peek(this.cacheKey(key));
+    cache.countHit(cached !== undefined);
+    if (cached) return cached;
+    const row = this.deps.storage.getDocumentByRid(this.owner.tableId, seq);
+    return row && row.id === key ? storedDoc(row) : undefined;
+  }
+
+  *values(): Generator<StoredDoc> {
+    const { cache } = this.deps;
+    for (const row of this.deps.storage.loadDocuments(this.owner.tableId)) {
+      const cached = cache.peek(this.cacheKey(row.id));
+      cache.countHit(cached !== undefined);
+      yield cached ?? storedDoc(row);
+    }
+  }
+
+  /** Records a document just written (the row is already in SQLite). */
+  remember(doc: StoredDoc): void {
+    this.deps.cache.set(this.cacheKey(doc.key), doc);
+  }
+
+  forget(key: string): void {
+    this.deps.cache.delete(this.cacheKey(key));
+  }
+
+  forgetAll(): void {
+    this.deps.cache.deletePrefix(`${this.owner.tableId}:`);
+  }
+}
+
+function storedDoc(row: StoredRow): StoredDoc {
+  const pair = makePair(decodeDocument(row.doc));
+  return { ...pair, key: row.id, seq: row.rid, size: row.doc.length };
+}
+
 export class Collection {
-  readonly docs = new Map<string, StoredDoc>();
+  readonly docs: DocumentStore;
   private indexList: IndexRuntime[] = [];
-  private nextSeq = 1;
-  private bytes = 0;
   private info: CollectionInfo;
 
   constructor(
@@ -91,6 +169,7 @@ export class Collection {
     private readonly deps: CollectionDeps,
   ) {
     this.info = info;
+    this.docs = new DocumentStore(this, deps);
     for (const spec of specs.length ? specs : [ID_INDEX])
       this.indexList.push(this.buildRuntime(spec));
   }
@@ -111,7 +190,7 @@ export class Collection {
     return this.info.options;
   }
   get dataSize(): number {
-    return this.bytes;
+    return this.docs.bytes;
   }
   get indexes(): readonly IndexRuntime[] {
     return this.indexList;
@@ -125,19 +204,19 @@ export class Collection {
     return this.indexList.map((ix) => ix.spec);
   }
 
-  /** Fills the mirror from SQLite rows; trusts them (they passed every check when written). */
-  load(rows: Iterable<StoredRow>): void {
-    for (const row of rows) {
-      const pair = makePair(decodeDocument(row.doc));
-      const doc: StoredDoc = { ...pair, key: row.id, seq: this.nextSeq++, size: row.doc.length };
-      this.docs.set(doc.key, doc);
-      this.bytes += doc.size;
-      for (const ix of this.indexList) {
-        try {
-          this.addEntries(ix, doc, this.keysFor(ix, doc.typed));
-        } catch {
-          // A document the index cannot represent stays out of it, as it did when written.
-        }
+  /**
+   * Builds the in-memory indexes from one stored row; trusts it (it passed every check when
+   * written). The decoded document is not kept: documents stay in SQLite.
+   */
+  loadRow(row: StoredRow): void {
+    const doc = storedDoc(row);
+    this.docs.count++;
+    this.docs.bytes += doc.size;
+    for (const ix of this.indexList) {
+      try {
+        this.addEntries(ix, doc, this.keysFor(ix, doc.typed));
+      } catch {
+        // A document the index cannot represent stays out of it, as it did when written.
       }
     }
   }
@@ -212,8 +291,8 @@ export class Collection {
       this.assertUnique(ix, planned[i]!, undefined);
     });
     const bytes = this.encode(pair);
-    this.deps.storage.insertDocument(this.tableId, key, bytes);
-    const doc: StoredDoc = { ...pair, key, seq: this.nextSeq++, size: bytes.length };
+    const rid = this.deps.storage.insertDocument(this.tableId, key, bytes);
+    const doc: StoredDoc = { ...pair, key, seq: rid, size: bytes.length };
     this.link(doc, planned);
     this.deps.onRollback(() => this.unlink(doc, planned));
     return doc;
@@ -243,33 +322,33 @@ export class Collection {
 
   /** Deletes every document at once (drop of all contents, e.g. for $out). */
   clear(): void {
-    const docs = [...this.docs.values()];
+    const before = { indexes: this.indexList, count: this.docs.count, bytes: this.docs.bytes };
     this.deps.storage.clearCollection(this.tableId);
-    for (const doc of docs)
-      this.unlink(
-        doc,
-        this.indexList.map((ix) => this.keysFor(ix, doc.typed)),
-      );
+    this.indexList = before.indexes.map((ix) => this.buildRuntime(ix.spec));
+    this.docs.count = 0;
+    this.docs.bytes = 0;
+    this.docs.forgetAll();
     this.deps.onRollback(() => {
-      for (const doc of docs)
-        this.link(
-          doc,
-          this.indexList.map((ix) => this.keysFor(ix, doc.typed)),
-        );
+      this.indexList = before.indexes;
+      this.docs.count = before.count;
+      this.docs.bytes = before.bytes;
+      this.docs.forgetAll();
     });
   }
 
   private link(doc: StoredDoc, keys: unknown[][][]): void {
-    this.docs.set(doc.key, doc);
-    this.bytes += doc.size;
+    this.docs.remember(doc);
+    this.docs.count++;
+    this.docs.bytes += doc.size;
     this.indexList.forEach((ix, i) => {
       this.addEntries(ix, doc, keys[i]!);
     });
   }
 
   private unlink(doc: StoredDoc, keys: unknown[][][]): void {
-    this.docs.delete(doc.key);
-    this.bytes -= doc.size;
+    this.docs.forget(doc.key);
+    this.docs.count--;
+    this.docs.bytes -= doc.size;
     this.indexList.forEach((ix, i) => {
       this.removeEntries(ix, doc, keys[i]!);
     });
@@ -281,8 +360,8 @@ export class Collection {
     fromKeys: unknown[][][],
     toKeys: unknown[][][],
   ): void {
-    this.docs.set(to.key, to);
-    this.bytes += to.size - from.size;
+    this.docs.remember(to);
+    this.docs.bytes += to.size - from.size;
     this.indexList.forEach((ix, i) => {
       const before = fromKeys[i]!;
       const after = toKeys[i]!;

@@ -1,6 +1,7 @@
 import type { Document } from "bson";
 import { formatDocument, keyOf } from "./bson-key.js";
 import { isPlainObject } from "./bson-values.js";
+import { parseCollation } from "./collation.js";
 import { CommandError, commandError } from "./errors.js";
 import type { KeyField } from "./index-keys.js";
 import type { TextIndexOptions } from "./text-search.js";
@@ -51,6 +52,14 @@ function invalidSpec(message: string): CommandError {
 export function normalizeIndexSpec(raw: unknown): IndexSpec {
   if (!isPlainObject(raw))
     throw commandError("TypeMismatch", "index specification must be an object");
+  // Index entries hold binary-ordered strings; a collated index would order (and enforce
+  // uniqueness) differently, so only the simple collation is accepted.
+  if (raw.collation !== undefined && parseCollation(raw.collation) !== undefined) {
+    throw commandError(
+      "CommandNotSupported",
+      "the embedded store supports only the simple collation for indexes; pass a collation per operation instead",
+    );
+  }
   for (const field of Object.keys(raw)) {
     if (!ALLOWED_OPTIONS.has(field)) {
       throw invalidSpec(

@@ -5,15 +5,18 @@
  *   query-exec.ts / planner.ts          candidates from indexes, then mingo decides
  *   mingo-engine.ts (+ query-operators, agg-operators, projection)   mingo, with BSON semantics
  *   write-docs.ts                       inserts, updates, upserts (types kept across mingo)
- *   catalog.ts / collection.ts          collections in memory, indexes, one transaction per write
+ *   catalog.ts / collection.ts          collections, in-memory indexes, one transaction per write
+ *   doc-cache.ts                        bounded LRU of decoded documents (documents live in SQLite)
  *   sorted-index.ts / index-keys.ts / text-search.ts / ttl.ts   index structures and TTL
  *   storage.ts                          SQLite (WAL, synchronous=FULL), the source of truth
  *   bson-*.ts                           typed/view forms, BSON order, keys, numeric types
  */
 import type { Logger } from "pino";
 import { Catalog } from "./catalog.js";
+import type { StoredDoc } from "./collection.js";
 import type { ServerState } from "./commands/index.js";
 import { createCursorRegistry } from "./cursors.js";
+import { type CacheStats, DocumentCache } from "./doc-cache.js";
 import { createQueryEngine } from "./mingo-engine.js";
 import { createServerParameters } from "./parameters.js";
 import { createWireServer } from "./server.js";
@@ -34,6 +37,28 @@ export interface EmbeddedMongoOptions {
   now?: () => Date;
   /** Initial TTL monitor interval (mongod's ttlMonitorSleepSecs, default 60). */
   ttlMonitorSleepSecs?: number;
+  /** Budget of the decoded-document cache in MiB (estimated heap). Default 64. */
+  cacheMb?: number;
+  /** How long index building at start runs before yielding to the event loop (ms, default 50). */
+  loadSliceMs?: number;
+  /**
+   * Documents (all collections) past which the log warns, once, that the store nears its
+   * measured ceiling and MongoDB is the better home. Checked every minute. Off when unset.
+   */
+  budgetDocuments?: number;
+}
+
+export interface EmbeddedStoreStats {
+  readonly ready: boolean;
+  readonly collections: readonly {
+    readonly db: string;
+    readonly name: string;
+    readonly documents: number;
+    readonly dataBytes: number;
+  }[];
+  /** Size of the SQLite file (pages in use × page size). */
+  readonly fileBytes: number;
+  readonly cache: CacheStats;
 }
 
 export interface EmbeddedMongo {
@@ -41,11 +66,24 @@ export interface EmbeddedMongo {
   readonly host: string;
   readonly port: number;
   readonly dbPath: string;
+  /**
+   * Settles once every collection's indexes are built from SQLite. Until then the store
+   * accepts connections and handshakes but holds every other command; progress is logged.
+   */
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  /** Document counts, data size and cache figures, for metrics. */
+  stats(): EmbeddedStoreStats;
+  /** Checks the document budget now (it is also checked every minute); warns at most once. */
+  checkBudget(): void;
   /** Stops accepting, closes client sockets, closes SQLite. Idempotent. */
   close(): Promise<void>;
 }
 
 const CURSOR_REAP_INTERVAL_MS = 60_000;
+const DEFAULT_CACHE_MB = 64;
+const PROGRESS_LOG_INTERVAL_MS = 2_000;
+const BUDGET_CHECK_INTERVAL_MS = 60_000;
 
 /**
  * Starts a MongoDB-wire-compatible server backed by SQLite in `dbPath`. Drivers connect with a
@@ -57,9 +95,10 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
   const logger = options.logger;
   const storage = openStorage(options.dbPath);
   const engine = createQueryEngine();
+  const cache = new DocumentCache<StoredDoc>((options.cacheMb ?? DEFAULT_CACHE_MB) * 1024 * 1024);
   let catalog: Catalog;
   try {
-    catalog = new Catalog(storage, engine);
+    catalog = new Catalog(storage, engine, cache);
   } catch (error) {
     storage.close();
     throw error;
@@ -71,7 +110,9 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
   const startedAt = now();
 
   let state: ServerState | undefined;
-  const wire = createWireServer({ logger, state: () => state! });
+  let loading: Promise<void> | undefined;
+  let closing = false;
+  const wire = createWireServer({ logger, state: () => state!, loading: () => loading });
   try {
     await new Promise<void>((resolve, reject) => {
       wire.server.once("error", reject);
@@ -101,12 +142,86 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
     connectionCount: () => wire.connections.size,
     totalConnections: () => wire.totalConnections(),
   };
-  const ttl = startTtlMonitor({ catalog, parameters, now, logger });
   const reaper = setInterval(() => cursors.reap(), CURSOR_REAP_INTERVAL_MS);
   reaper.unref();
 
   const uri = `mongodb://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger?.info({ uri, dbPath: options.dbPath }, "embedded MongoDB store listening");
+
+  // Indexes are built from SQLite in the background; commands wait for it (see server.ts).
+  const loadStarted = performance.now();
+  let lastLog = loadStarted;
+  let ttl: { stop(): void } | undefined;
+  loading = catalog.loadAll(
+    (progress) => {
+      const t = performance.now();
+      if (t - lastLog >= PROGRESS_LOG_INTERVAL_MS) {
+        lastLog = t;
+        logger?.info(progress, "embedded store loading indexes (not ready yet)");
+      }
+    },
+    () => closing,
+  );
+  const ready = loading.then(
+    () => {
+      loading = undefined;
+      if (closing) return;
+      ttl = startTtlMonitor({ catalog, parameters, now, logger });
+      budgetTimer = watchBudget();
+      logger?.info(
+        { ms: Math.round(performance.now() - loadStarted) },
+        "embedded MongoDB store ready",
+      );
+    },
+    (error: unknown) => {
+      logger?.error({ err: error }, "embedded store failed to load; it stays unready");
+      throw error;
+    },
+  );
+  // Callers that never await `ready` must not see an unhandled rejection.
+  ready.catch(() => undefined);
+
+  let budgetTimer: NodeJS.Timeout | undefined;
+  let budgetWarned = false;
+  const checkBudget = () => {
+    const budget = options.budgetDocuments;
+    if (budget === undefined || budgetWarned) return;
+    const documents = stats().collections.reduce((n, c) => n + c.documents, 0);
+    if (documents > budget) {
+      budgetWarned = true;
+      logger?.warn(
+        { documents, budgetDocuments: budget },
+        "the embedded store holds more documents than its configured budget: plan the move to MongoDB (npm run migrate -- --to <uri>)",
+      );
+    }
+  };
+  const watchBudget = () => {
+    checkBudget();
+    const timer = setInterval(checkBudget, BUDGET_CHECK_INTERVAL_MS);
+    timer.unref();
+    return timer;
+  };
+
+  const stats = (): EmbeddedStoreStats => {
+    const collections = [];
+    for (const db of catalog.databaseNames()) {
+      for (const name of catalog.collectionNames(db)) {
+        const c = catalog.peek(db, name);
+        collections.push({
+          db,
+          name,
+          documents: c?.docs.size ?? 0,
+          dataBytes: c?.dataSize ?? 0,
+        });
+      }
+    }
+    return {
+      ready: loading === undefined,
+      collections,
+      fileBytes: storage.fileSize(),
+      cache: cache.stats(),
+    };
+  };
 
   let closed: Promise<void> | undefined;
   return {
@@ -114,9 +229,16 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
     host,
     port,
     dbPath: options.dbPath,
+    ready,
+    isReady: () => loading === undefined,
+    stats,
+    checkBudget,
     close() {
       closed ??= (async () => {
-        ttl.stop();
+        closing = true;
+        await ready.catch(() => undefined);
+        ttl?.stop();
+        clearInterval(budgetTimer);
         clearInterval(reaper);
         await wire.close();
         cursors.clear();

@@ -1,6 +1,6 @@
 import type { Document } from "bson";
 import { Aggregator } from "mingo/aggregator";
-import { Context, ProcessingMode } from "mingo/core";
+import { Context, evalExpr, ProcessingMode } from "mingo/core";
 import { Lazy } from "mingo/lazy";
 import * as accumulatorOperators from "mingo/operators/accumulator";
 import * as expressionOperators from "mingo/operators/expression";
@@ -10,9 +10,10 @@ import * as queryOperators from "mingo/operators/query";
 import * as windowOperators from "mingo/operators/window";
 import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
-import { update as mingoUpdate, updateOne as mingoUpdateOne } from "mingo/updater";
+import { update as mingoUpdate } from "mingo/updater";
 import { cloneDeep, MingoError } from "mingo/util";
 import { expressionOverrides, pipelineOverrides } from "./agg-operators.js";
+import { isPlainObject } from "./bson-tags.js";
 import { CommandError, commandError } from "./errors.js";
 import { queryOperators as bsonQueryOperators, elemMatchProjection } from "./query-operators.js";
 
@@ -25,19 +26,30 @@ import { queryOperators as bsonQueryOperators, elemMatchProjection } from "./que
 
 type Pipeline = Document[];
 
+export interface FilterOptions {
+  /** The command's `let` variables, for `$expr`. */
+  readonly variables?: Document | undefined;
+  /** A validated, non-simple collation document (collation.ts). */
+  readonly collation?: Document | undefined;
+}
+
 export interface QueryEngine {
-  compileFilter(filter: Document): (view: Document) => boolean;
+  compileFilter(filter: Document, options?: FilterOptions): (view: Document) => boolean;
   /** `filter` serves the positional projection operator (`"arr.$": 1`). */
   compileProjection(projection: Document, filter: Document): (view: Document) => Document;
   /** Applies update operators or an update pipeline to a copy of `view`; never mutates it. */
   applyUpdate(view: Document, update: Document | Pipeline, options: UpdateOptions): Document;
   aggregate(input: Iterable<Document>, pipeline: Pipeline, options: AggregateOptions): Document[];
+  /** Evaluates an aggregation expression against one view-form document. */
+  evaluate(expr: unknown, view: Document): unknown;
 }
 
 export interface UpdateOptions {
   readonly arrayFilters?: Document[];
   /** The filter that selected the document; resolves the positional `$` operator. */
   readonly filter: Document;
+  /** The command's `let` variables, for update pipelines. */
+  readonly variables?: Document | undefined;
 }
 
 export interface AggregateOptions {
@@ -110,6 +122,16 @@ export function toCommandError(error: unknown): CommandError {
   return commandError("BadValue", message);
 }
 
+/** The stages mongod allows in an update pipeline. */
+const UPDATE_PIPELINE_STAGES = new Set([
+  "$addFields",
+  "$set",
+  "$project",
+  "$unset",
+  "$replaceRoot",
+  "$replaceWith",
+]);
+
 /** Stages that never modify their input documents, so no defensive copy is needed. */
 const READ_ONLY_STAGES = new Set([
   "$match",
@@ -139,9 +161,27 @@ export function createQueryEngine(): QueryEngine {
   });
   const baseOptions = { context, useStrictMode: true, idKey: "_id" };
 
-  const compileFilter = (filter: Document) => {
+  /** `let` values are expressions, evaluated once before the command runs (as mongod does). */
+  const evaluateVariables = (variables: Document): Document => {
+    const out: Document = {};
+    for (const [name, expr] of Object.entries(variables)) {
+      out[name] = evalExpr({}, expr, { ...baseOptions, variables: out } as Options);
+    }
+    return out;
+  };
+
+  const withFilterOptions = (options: FilterOptions | undefined) =>
+    options?.variables || options?.collation
+      ? {
+          ...baseOptions,
+          ...(options.variables ? { variables: evaluateVariables(options.variables) } : {}),
+          ...(options.collation ? { collation: options.collation as Options["collation"] } : {}),
+        }
+      : baseOptions;
+
+  const compileFilter = (filter: Document, options?: FilterOptions) => {
     try {
-      const query = new Query(filter, baseOptions);
+      const query = new Query(filter, withFilterOptions(options));
       return (view: Document) => {
         try {
           return query.test(view);
@@ -185,12 +225,32 @@ export function createQueryEngine(): QueryEngine {
         return rethrow(error);
       }
     },
-    applyUpdate(view, update, { arrayFilters, filter }) {
+    applyUpdate(view, update, { arrayFilters, filter, variables }) {
       try {
         if (Array.isArray(update)) {
-          const docs = [cloneDeep(view) as Document];
-          mingoUpdateOne(docs, {}, update as never, {}, baseOptions);
-          return docs[0]!;
+          // An update pipeline is an aggregation over the one document (as in mongod), limited
+          // to the stages that reshape a document.
+          for (const stage of update) {
+            const name = Object.keys(stage)[0] ?? "";
+            if (!UPDATE_PIPELINE_STAGES.has(name)) {
+              throw commandError(
+                "InvalidOptions",
+                `${name} is not allowed to be used within an update`,
+              );
+            }
+          }
+          const out = new Aggregator(update, {
+            ...withFilterOptions({ variables }),
+            processingMode: ProcessingMode.CLONE_INPUT,
+          }).run([view]) as Document[];
+          const result = out[0];
+          if (!isPlainObject(result))
+            throw commandError("BadValue", "the update pipeline produced no document");
+          // A result without `_id` keeps the document's own, first (mongod does the same).
+          if (result._id === undefined && view._id !== undefined) {
+            return { _id: view._id, ...result };
+          }
+          return result;
         }
         const doc = cloneDeep(view) as Document;
         mingoUpdate(doc, update, arrayFilters ?? [], filter, {
@@ -198,6 +258,13 @@ export function createQueryEngine(): QueryEngine {
           queryOptions: baseOptions,
         });
         return doc;
+      } catch (error) {
+        return rethrow(error);
+      }
+    },
+    evaluate(expr, view) {
+      try {
+        return evalExpr(view, expr, baseOptions as Options);
       } catch (error) {
         return rethrow(error);
       }
@@ -211,7 +278,7 @@ export function createQueryEngine(): QueryEngine {
             ? ProcessingMode.CLONE_OFF
             : ProcessingMode.CLONE_INPUT,
           collectionResolver: (name: string) => resolveCollection(name).map((d) => cloneDeep(d)),
-          ...(variables ? { variables } : {}),
+          ...(variables ? { variables: evaluateVariables(variables) } : {}),
           ...(collation ? { collation: collation as Options["collation"] } : {}),
         });
         return aggregator.run(input) as Document[];

@@ -254,7 +254,7 @@ function* scan(
         if (seen.has(entry.id)) continue;
         seen.add(entry.id);
       }
-      const doc = collection.docs.get(entry.id);
+      const doc = collection.docs.read(entry.id, entry.seq);
       if (doc) yield doc;
     }
   }
@@ -262,7 +262,7 @@ function* scan(
 
 function* fullIndexScan(collection: Collection, ix: IndexRuntime, reverse: boolean) {
   for (const entry of ix.tree!.all(reverse)) {
-    const doc = collection.docs.get(entry.id);
+    const doc = collection.docs.read(entry.id, entry.seq);
     if (doc) yield doc;
   }
 }

@@ -3,12 +3,13 @@ import { cloneDeep } from "mingo/util";
 import { toNumber } from "./bson-numbers.js";
 import { isPlainObject } from "./bson-tags.js";
 import { toView } from "./bson-values.js";
+import { projectionTree, reorderProjected } from "./field-order.js";
 import type { QueryEngine } from "./mingo-engine.js";
 
 /**
  * Find-style projection: mingo's $project plus the two places where find differs from it.
- * A projection made only of `$slice` (and exclusions) keeps every other field, and included
- * fields come back in the document's own field order, not the projection's.
+ * A projection made only of `$slice` (and exclusions) keeps every other field, and fields come
+ * back in mongod's order (field-order.ts), not the projection's.
  */
 
 function isSlice(value: unknown): value is { $slice: unknown } {
@@ -42,20 +43,6 @@ function applySlice(doc: Document, path: string, spec: unknown): void {
   }
 }
 
-/** Puts fields back in the source document's order (recursively). */
-function reorder(out: unknown, source: unknown): unknown {
-  if (Array.isArray(out) && Array.isArray(source) && out.length === source.length) {
-    return out.map((v, i) => reorder(v, source[i]));
-  }
-  if (!isPlainObject(out) || !isPlainObject(source)) return out;
-  const result: Document = {};
-  for (const key of Object.keys(source)) {
-    if (key in out) result[key] = reorder(out[key], source[key]);
-  }
-  for (const key of Object.keys(out)) if (!(key in result)) result[key] = out[key];
-  return result;
-}
-
 export function compileFindProjection(
   engine: QueryEngine,
   projection: Document,
@@ -76,5 +63,6 @@ export function compileFindProjection(
     };
   }
   const project = engine.compileProjection(spec, filter);
-  return (doc) => reorder(project(doc), doc) as Document;
+  const tree = projectionTree(spec);
+  return (doc) => reorderProjected(project(doc), doc, tree);
 }

@@ -1,5 +1,6 @@
 import type { Document } from "bson";
 import { isPlainObject } from "./bson-tags.js";
+import { parseCollation } from "./collation.js";
 import type { Collection, StoredDoc } from "./collection.js";
 import { badValue, commandError } from "./errors.js";
 import type { QueryEngine } from "./mingo-engine.js";
@@ -18,7 +19,10 @@ export interface MatchOptions {
   readonly sort?: readonly SortKey[];
   readonly skip?: number;
   readonly limit?: number;
+  /** The operation's collation document (validated here); binary comparison without one. */
   readonly collation?: Document;
+  /** The command's `let` variables. */
+  readonly variables?: Document;
 }
 
 export interface MatchResult {
@@ -91,13 +95,20 @@ export function matchDocuments(
       stats: { index: undefined, sortedByIndex: false, docsExamined: 0 },
     };
   }
+  const strcmp = parseCollation(options.collation);
   const { rest, text } = extractText(filter ?? {});
   const scores = text === undefined ? undefined : textCandidates(collection, text);
-  const test = Object.keys(rest).length ? engine.compileFilter(rest) : () => true;
+  const test = Object.keys(rest).length
+    ? engine.compileFilter(rest, {
+        variables: options.variables,
+        collation: strcmp ? options.collation : undefined,
+      })
+    : () => true;
   const sort = options.sort ?? [];
+  // Indexes hold binary-ordered strings, so a collated query does not use them.
   const plan = scores
     ? { candidates: byKeys(collection, scores.keys()), sorted: sort.length === 0, index: "TEXT" }
-    : planQuery(collection, rest, { sort, collation: options.collation !== undefined });
+    : planQuery(collection, rest, { sort, collation: strcmp !== undefined });
   const skip = options.skip ?? 0;
   // Stop early only when candidates already come in the final order.
   const wanted =
@@ -119,6 +130,7 @@ export function matchDocuments(
       sort,
       (d) => d.typed,
       (d) => scores?.get(d.key) ?? 0,
+      strcmp,
     );
   }
   if (skip > 0 || (options.limit !== undefined && options.limit > 0)) {
@@ -130,6 +142,31 @@ export function matchDocuments(
     scores,
     stats: { index: plan.index, sortedByIndex: plan.sorted && sort.length > 0, docsExamined },
   };
+}
+
+/**
+ * The documents matching a filter, yielded one at a time in natural (or index) order, for
+ * consumers that reduce them (an aggregation's $group): nothing is collected, so memory stays
+ * flat however many documents match. No `$text`, sort or limit.
+ */
+export function* streamDocuments(
+  engine: QueryEngine,
+  collection: Collection | undefined,
+  filter: Document | undefined,
+  options: Pick<MatchOptions, "collation" | "variables"> = {},
+): Generator<StoredDoc> {
+  if (filter !== undefined && !isPlainObject(filter)) throw badValue("filter must be an object");
+  if (!collection) return;
+  const strcmp = parseCollation(options.collation);
+  const rest = filter ?? {};
+  const test = Object.keys(rest).length
+    ? engine.compileFilter(rest, {
+        variables: options.variables,
+        collation: strcmp ? options.collation : undefined,
+      })
+    : () => true;
+  const plan = planQuery(collection, rest, { sort: [], collation: strcmp !== undefined });
+  for (const doc of plan.candidates) if (test(doc.typed)) yield doc;
 }
 
 /** Splits `{ $meta: "textScore" }` fields out of a projection (mingo has no $meta). */

@@ -7,6 +7,7 @@ import { isNumeric, numericKind, toNumber } from "./bson-numbers.js";
 import { compareValues, typeRank } from "./bson-order.js";
 import { bsonTag, isPlainObject } from "./bson-tags.js";
 import { bsonTypeName } from "./bson-types.js";
+import { parseCollation, type StringCompare } from "./collation.js";
 import { badValue } from "./errors.js";
 
 /**
@@ -22,29 +23,41 @@ type QueryOperator = (selector: string, value: unknown, options: Options) => Pre
 
 const depthOf = (selector: string): number => selector.split(".").length - 1;
 
+/**
+ * The collation's string comparison, when the filter runs under one (mingo hands its options,
+ * including the collation document the command passed, to every operator).
+ */
+function stringCompareOf(options: Options | undefined): StringCompare | undefined {
+  // mingo's updater hands an empty collation document to the queries it builds itself.
+  const collation = options?.collation;
+  return collation && Object.keys(collation).length > 0 ? parseCollation(collation) : undefined;
+}
+
 function leaf(
-  test: (lhs: unknown, rhs: unknown, depth: number) => boolean,
+  test: (lhs: unknown, rhs: unknown, depth: number, strcmp?: StringCompare) => boolean,
   validate?: (rhs: unknown) => void,
 ): QueryOperator {
-  return (selector, value) => {
+  return (selector, value, options) => {
     validate?.(value);
     const depth = depthOf(selector);
-    return (obj) => test(resolve(obj as Document, selector, { unwrapArray: true }), value, depth);
+    const strcmp = stringCompareOf(options);
+    return (obj) =>
+      test(resolve(obj as Document, selector, { unwrapArray: true }), value, depth, strcmp);
   };
 }
 
 /** MongoDB equality of two values (same type bracket, equal under BSON comparison). */
-export function bsonEquals(a: unknown, b: unknown): boolean {
+export function bsonEquals(a: unknown, b: unknown, strcmp?: StringCompare): boolean {
   if (a === b) return true;
   if (typeRank(a) !== typeRank(b)) return false;
-  return compareValues(a, b) === 0;
+  return compareValues(a, b, strcmp) === 0;
 }
 
-function eq(lhs: unknown, rhs: unknown, depth: number): boolean {
-  if (bsonEquals(lhs, rhs)) return true;
+function eq(lhs: unknown, rhs: unknown, depth: number, strcmp?: StringCompare): boolean {
+  if (bsonEquals(lhs, rhs, strcmp)) return true;
   if (!Array.isArray(lhs)) return false;
-  if (lhs.some((v) => bsonEquals(v, rhs))) return true;
-  return depth > 0 && flatten(lhs, depth).some((v) => bsonEquals(v, rhs));
+  if (lhs.some((v) => bsonEquals(v, rhs, strcmp))) return true;
+  return depth > 0 && flatten(lhs, depth).some((v) => bsonEquals(v, rhs, strcmp));
 }
 
 function inValues(values: unknown): { keys: Set<string>; patterns: RegExp[] } {
@@ -60,13 +73,17 @@ function inValues(values: unknown): { keys: Set<string>; patterns: RegExp[] } {
   return { keys, patterns };
 }
 
-const $in: QueryOperator = (selector, value) => {
+const $in: QueryOperator = (selector, value, options) => {
   const { keys, patterns } = inValues(value);
+  const strcmp = stringCompareOf(options);
+  // Under a collation, strings (also inside documents and arrays) may equal other spellings.
+  const collated = strcmp ? (value as unknown[]).filter((v) => !(v instanceof RegExp)) : [];
   return (obj) => {
     const lhs = resolve(obj as Document, selector, { unwrapArray: true });
     const candidates = Array.isArray(lhs) ? [...lhs, lhs] : [lhs];
     for (const c of candidates) {
       if (keys.has(keyOf(c))) return true;
+      if (strcmp && collated.some((v) => bsonEquals(c, v, strcmp))) return true;
       if (typeof c === "string" && patterns.some((p) => p.test(c))) return true;
     }
     return false;
@@ -79,14 +96,14 @@ const $nin: QueryOperator = (selector, value, options) => {
 };
 
 function range(test: (c: number) => boolean): QueryOperator {
-  return leaf((lhs, rhs) => {
+  return leaf((lhs, rhs, _depth, strcmp) => {
     const anyType = bsonTag(rhs) === "MinKey" || bsonTag(rhs) === "MaxKey";
     const rank = typeRank(rhs);
     const matches = (v: unknown) =>
-      (anyType || typeRank(v) === rank) && test(compareValues(v, rhs));
+      (anyType || typeRank(v) === rank) && test(compareValues(v, rhs, strcmp));
     if (Array.isArray(lhs)) {
       if (lhs.some(matches)) return true;
-      return Array.isArray(rhs) && test(compareValues(lhs, rhs));
+      return Array.isArray(rhs) && test(compareValues(lhs, rhs, strcmp));
     }
     return matches(lhs);
   });
@@ -162,7 +179,8 @@ const $all: QueryOperator = (selector, value, options) => {
       return (lhs) =>
         (Array.isArray(lhs) ? lhs : [lhs]).some((s) => typeof s === "string" && v.test(s));
     }
-    return (lhs) => eq(lhs, v, depth);
+    const strcmp = stringCompareOf(options);
+    return (lhs) => eq(lhs, v, depth, strcmp);
   });
   return (obj) => {
     if (checks.length === 0) return false;
@@ -190,7 +208,7 @@ const $mod: QueryOperator = leaf(
 
 export const queryOperators: Record<string, QueryOperator> = {
   $eq: leaf(eq),
-  $ne: leaf((lhs, rhs, depth) => !eq(lhs, rhs, depth)),
+  $ne: leaf((lhs, rhs, depth, strcmp) => !eq(lhs, rhs, depth, strcmp)),
   $gt: range((c) => c > 0),
   $gte: range((c) => c >= 0),
   $lt: range((c) => c < 0),

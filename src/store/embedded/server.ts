@@ -33,7 +33,12 @@ export interface WireServerOptions {
   readonly logger: Logger | undefined;
   /** Filled in once the store is assembled; requests only arrive after listen(). */
   readonly state: () => ServerState;
+  /** While the store is still loading: a promise settled when it is ready; else undefined. */
+  readonly loading: () => Promise<void> | undefined;
 }
+
+/** Answered while the store loads, so drivers can connect and wait for their first command. */
+const ANSWERED_WHILE_LOADING = new Set(["hello", "ismaster", "isMaster", "buildInfo", "buildinfo"]);
 
 function handleQuery(
   request: QueryRequest,
@@ -83,6 +88,31 @@ export function createWireServer(options: WireServerOptions): WireServer {
     connections.add(socket);
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(MAX_MESSAGE_SIZE_BYTES);
+    let pending: ReturnType<typeof parseRequest>[] | undefined;
+    const fail = (error: unknown) => {
+      // A malformed message (bad checksum, bad sections) leaves the stream untrustworthy.
+      const level = error instanceof WireError ? "warn" : "error";
+      logger?.[level]({ err: error, connection: connection.id }, "closing connection");
+      socket.destroy();
+    };
+    /** Runs one request and writes its reply; false when the connection was closed. */
+    const process = (request: ReturnType<typeof parseRequest>): boolean => {
+      try {
+        let out: Buffer | undefined;
+        if (request.kind === "msg") out = handleMsg(request, options.state(), connection);
+        else if (request.kind === "query") out = handleQuery(request, options.state(), connection);
+        else {
+          logger?.warn({ opCode: request.header.opCode }, "closing connection: unsupported opcode");
+          socket.destroy();
+          return false;
+        }
+        if (out) socket.write(out);
+        return true;
+      } catch (error) {
+        fail(error);
+        return false;
+      }
+    };
     socket.on("data", (chunk: Buffer) => {
       let frames: Buffer[];
       try {
@@ -94,28 +124,33 @@ export function createWireServer(options: WireServerOptions): WireServer {
       }
       for (const frame of frames) {
         if (socket.destroyed) return;
+        let request: ReturnType<typeof parseRequest>;
         try {
-          const request = parseRequest(frame);
-          let out: Buffer | undefined;
-          if (request.kind === "msg") out = handleMsg(request, options.state(), connection);
-          else if (request.kind === "query")
-            out = handleQuery(request, options.state(), connection);
-          else {
-            logger?.warn(
-              { opCode: request.header.opCode },
-              "closing connection: unsupported opcode",
-            );
-            socket.destroy();
-            return;
-          }
-          if (out) socket.write(out);
+          request = parseRequest(frame);
         } catch (error) {
-          // A malformed message (bad checksum, bad sections) leaves the stream untrustworthy.
-          const level = error instanceof WireError ? "warn" : "error";
-          logger?.[level]({ err: error, connection: connection.id }, "closing connection");
-          socket.destroy();
+          fail(error);
           return;
         }
+        const loading = options.loading();
+        const answerNow =
+          request.kind !== "msg" || ANSWERED_WHILE_LOADING.has(Object.keys(request.body)[0] ?? "");
+        if (pending || (loading && !answerNow)) {
+          // Held in arrival order until the store has loaded; replies keep their order.
+          if (!pending) {
+            pending = [];
+            const queue = pending;
+            void (loading ?? Promise.resolve()).then(() => {
+              for (const held of queue) {
+                if (socket.destroyed) return;
+                if (!process(held)) return;
+              }
+              pending = undefined;
+            });
+          }
+          pending.push(request);
+          continue;
+        }
+        if (!process(request)) return;
       }
     });
     socket.on("error", () => socket.destroy());

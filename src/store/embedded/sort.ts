@@ -1,6 +1,7 @@
 import type { Document } from "bson";
 import { compareValues } from "./bson-order.js";
 import { isPlainObject } from "./bson-values.js";
+import type { StringCompare } from "./collation.js";
 import { badValue } from "./errors.js";
 import { pathValues } from "./index-keys.js";
 
@@ -31,12 +32,17 @@ export function parseSort(spec: unknown): SortKey[] {
  * MongoDB's sort key for one field: missing sorts as null, and an array sorts by its smallest
  * element ascending or its largest element descending.
  */
-export function sortValue(doc: Document, path: string, direction: 1 | -1): unknown {
+export function sortValue(
+  doc: Document,
+  path: string,
+  direction: 1 | -1,
+  strcmp?: StringCompare,
+): unknown {
   const { values } = pathValues(doc, path);
   if (values.length === 0) return null;
   let best = values[0];
   for (let i = 1; i < values.length; i++) {
-    const c = compareValues(values[i], best);
+    const c = compareValues(values[i], best, strcmp);
     if (direction === 1 ? c < 0 : c > 0) best = values[i];
   }
   return best;
@@ -51,6 +57,7 @@ export function sortDocuments<T>(
   keys: readonly SortKey[],
   viewOf: (item: T) => Document,
   textScoreOf: (item: T) => number = () => 0,
+  strcmp?: StringCompare,
 ): T[] {
   if (keys.length === 0) return [...items];
   const decorated = items.map((item) => {
@@ -58,13 +65,13 @@ export function sortDocuments<T>(
     return {
       item,
       values: keys.map((k) =>
-        k.textScore ? textScoreOf(item) : sortValue(view, k.path, k.direction),
+        k.textScore ? textScoreOf(item) : sortValue(view, k.path, k.direction, strcmp),
       ),
     };
   });
   decorated.sort((a, b) => {
     for (let i = 0; i < keys.length; i++) {
-      const c = compareValues(a.values[i], b.values[i]);
+      const c = compareValues(a.values[i], b.values[i], strcmp);
       if (c !== 0) return c * keys[i]!.direction;
     }
     return 0;

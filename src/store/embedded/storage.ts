@@ -23,6 +23,8 @@ export interface CatalogRow {
 
 export interface StoredRow {
   readonly id: string;
+  /** SQLite rowid: the record's natural order, stable across updates. */
+  readonly rid: number;
   readonly doc: Buffer;
 }
 
@@ -30,17 +32,27 @@ interface TableStatements {
   insert: Database.Statement<[string, Buffer]>;
   update: Database.Statement<[Buffer, string]>;
   remove: Database.Statement<[string]>;
+  get: Database.Statement<[string]>;
+  byRid: Database.Statement<[number]>;
+  page: Database.Statement<[number, number]>;
 }
 
 export interface Storage {
   readonly file: string;
   catalog(): CatalogRow[];
+  /** Every row in natural order, read in pages (no statement stays open between pages). */
   loadDocuments(tableId: number): Iterable<StoredRow>;
+  countDocuments(tableId: number): number;
+  /** One row by canonical `_id` key. */
+  getDocument(tableId: number, id: string): StoredRow | undefined;
+  /** One row by rid (the primary key: one B-tree search instead of two). */
+  getDocumentByRid(tableId: number, rid: number): StoredRow | undefined;
   createCollection(db: string, name: string, options: Document, indexes: Document[]): number;
   dropCollection(tableId: number): void;
   renameCollection(tableId: number, db: string, name: string): void;
   setIndexes(tableId: number, indexes: Document[]): void;
-  insertDocument(tableId: number, id: string, doc: Buffer): void;
+  /** Inserts a row and returns its rid. */
+  insertDocument(tableId: number, id: string, doc: Buffer): number;
   updateDocument(tableId: number, id: string, doc: Buffer): void;
   deleteDocument(tableId: number, id: string): void;
   clearCollection(tableId: number): void;
@@ -61,6 +73,9 @@ export class StoreLockedError extends Error {
 }
 
 const tableName = (tableId: number): string => `docs_${tableId}`;
+
+/** Rows per page of a natural-order scan: large enough to amortise the query, small in memory. */
+const PAGE_ROWS = 1_000;
 
 function openDatabase(dbPath: string, file: string): Database.Database {
   const db = new Database(file, { timeout: 0 });
@@ -103,6 +118,9 @@ export function openStorage(dbPath: string): Storage {
         insert: db.prepare(`INSERT INTO ${t} (id, doc) VALUES (?, ?)`),
         update: db.prepare(`UPDATE ${t} SET doc = ? WHERE id = ?`),
         remove: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
+        get: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE id = ?`),
+        byRid: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE rid = ?`),
+        page: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE rid > ? ORDER BY rid LIMIT ?`),
       };
       statements.set(tableId, s);
     }
@@ -142,10 +160,27 @@ export function openStorage(dbPath: string): Storage {
         indexes: decodeDocument(r.indexes).indexes as Document[],
       }));
     },
-    loadDocuments(tableId) {
-      return db
-        .prepare(`SELECT id, doc FROM ${tableName(tableId)} ORDER BY rid`)
-        .iterate() as Iterable<StoredRow>;
+    *loadDocuments(tableId) {
+      const { page } = tableStatements(tableId);
+      let after = 0;
+      for (;;) {
+        const rows = page.all(after, PAGE_ROWS) as StoredRow[];
+        yield* rows;
+        if (rows.length < PAGE_ROWS) return;
+        after = rows[rows.length - 1]!.rid;
+      }
+    },
+    countDocuments(tableId) {
+      const row = db.prepare(`SELECT count(*) AS n FROM ${tableName(tableId)}`).get() as {
+        n: number;
+      };
+      return row.n;
+    },
+    getDocumentByRid(tableId, rid) {
+      return tableStatements(tableId).byRid.get(rid) as StoredRow | undefined;
+    },
+    getDocument(tableId, id) {
+      return tableStatements(tableId).get.get(id) as StoredRow | undefined;
     },
     createCollection(dbName, name, options, indexes) {
       const info = insertCatalog.run(
@@ -172,7 +207,7 @@ export function openStorage(dbPath: string): Storage {
       updateIndexes.run(encodeIndexes(indexes), tableId);
     },
     insertDocument(tableId, id, doc) {
-      tableStatements(tableId).insert.run(id, doc);
+      return Number(tableStatements(tableId).insert.run(id, doc).lastInsertRowid);
     },
     updateDocument(tableId, id, doc) {
       tableStatements(tableId).update.run(doc, id);

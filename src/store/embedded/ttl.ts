@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { keyOf } from "./bson-key.js";
 import { Bound, Rank } from "./bson-order.js";
 import type { Catalog } from "./catalog.js";
 import type { Collection, IndexRuntime, StoredDoc } from "./collection.js";
@@ -28,7 +29,7 @@ function expired(collection: Collection, ix: IndexRuntime, cutoff: Date): Stored
     const key = entry.key[0];
     if (!(key instanceof Date) || key.getTime() >= cutoff.getTime() || seen.has(entry.id)) continue;
     seen.add(entry.id);
-    const doc = collection.docs.get(entry.id);
+    const doc = collection.docs.get(entry.id, entry.seq);
     if (doc) out.push(doc);
   }
   return out;
@@ -44,7 +45,9 @@ export function sweepExpired(catalog: Catalog, now: Date): number {
       if (docs.length === 0) continue;
       catalog.write(() => {
         for (const doc of docs) {
-          if (collection.docs.get(doc.key) === doc) {
+          // Still the same version (documents are re-read from SQLite, so compare contents).
+          const current = collection.docs.get(doc.key);
+          if (current && current.seq === doc.seq && keyOf(current.typed) === keyOf(doc.typed)) {
             collection.remove(doc);
             deleted++;
           }

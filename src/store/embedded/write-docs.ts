@@ -28,10 +28,29 @@ export function isReplacement(update: UpdateSpec): boolean {
   return keys.length === 0 || !keys[0]!.startsWith("$");
 }
 
+/** mongod refuses `$`-prefixed field names anywhere inside `_id` (storage validation). */
+function checkIdFieldNames(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const v of value) checkIdFieldNames(v);
+    return;
+  }
+  if (!isPlainObject(value)) return;
+  for (const [key, v] of Object.entries(value)) {
+    if (key.startsWith("$")) {
+      throw new CommandError(
+        52,
+        `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`,
+      );
+    }
+    checkIdFieldNames(v);
+  }
+}
+
 function checkIdValue(id: unknown): void {
   if (Array.isArray(id)) throw badValue("can't use an array for _id");
   if (id instanceof RegExp) throw badValue("can't use a regex for _id");
   if (id === undefined) throw badValue("can't use a undefined for _id");
+  checkIdFieldNames(id);
 }
 
 /** mongod's fixDocumentForInsert: `_id` generated when missing and always stored first. */
@@ -180,6 +199,8 @@ export interface UpdateContext {
   readonly idFixed?: boolean;
   /** Server clock for $currentDate. */
   readonly now: () => Date;
+  /** The command's `let` variables and the statement's constants, for update pipelines. */
+  readonly variables?: Document | undefined;
 }
 
 /** The new version of `base` after `update`; `_id` may never change. */
@@ -203,7 +224,11 @@ export function applyUpdateSpec(base: DocPair, update: UpdateSpec, ctx: UpdateCo
   }
   let newView: Document;
   if (Array.isArray(update)) {
-    newView = ctx.engine.applyUpdate(base.view, toView(update), { filter: ctx.filter });
+    newView = ctx.engine.applyUpdate(base.view, toView(update), {
+      filter: ctx.filter,
+      variables: ctx.variables ? toView(ctx.variables) : undefined,
+    });
+    if (newView._id !== undefined) checkIdValue(newView._id);
   } else {
     const modifier: Document = { ...toView(update) };
     const onInsert = modifier.$setOnInsert;

@@ -2,9 +2,11 @@ import type { Document } from "bson";
 import { keyOf } from "../bson-key.js";
 import { toNumber } from "../bson-numbers.js";
 import { isPlainObject, makePair, restoreTypes } from "../bson-values.js";
+import { parseCollation } from "../collation.js";
 import type { StoredDoc } from "../collection.js";
 import { CommandError, commandError } from "../errors.js";
-import { matchDocuments } from "../query-exec.js";
+import { parseMerge, runMerge } from "../merge-stage.js";
+import { matchDocuments, streamDocuments } from "../query-exec.js";
 import { parseSort } from "../sort.js";
 import { prepareInsert } from "../write-docs.js";
 import {
@@ -37,7 +39,6 @@ const UNSUPPORTED_STAGES = new Set([
   "$searchMeta",
   "$vectorSearch",
   "$geoNear",
-  "$merge",
 ]);
 
 function stageName(stage: unknown): string {
@@ -117,9 +118,9 @@ function aggregate(ctx: CommandContext): Document {
       throw commandError("CommandNotSupported", `${name} is not supported by the embedded store`);
     }
   }
-  const outIndex = names.indexOf("$out");
+  const outIndex = names.findIndex((n) => n === "$out" || n === "$merge");
   if (outIndex >= 0 && outIndex !== names.length - 1) {
-    throw new CommandError(40601, "$out can only be the final stage in the pipeline");
+    throw new CommandError(40601, `${names[outIndex]} can only be the final stage in the pipeline`);
   }
   const collectionLevel = typeof target === "string";
   if (!collectionLevel && names[0] !== "$documents") {
@@ -133,11 +134,32 @@ function aggregate(ctx: CommandContext): Document {
   }
   checkHint(ctx, body.hint);
 
-  const { catalog, engine, cursors } = server;
+  const { catalog, engine } = server;
   const collection = collectionLevel ? catalog.get(ctx.db, target) : undefined;
   let stages = pipeline as Document[];
   let inputs: StoredDoc[] = [];
   let scores: Map<string, number> | undefined;
+  const streamed = collectionLevel ? streamingPlan(names, stages) : undefined;
+  if (streamed) {
+    // Reduced by $group (or alike): documents flow from SQLite through the pipeline one at a
+    // time, and results are new documents, so no type restoring by _id is needed.
+    const input = streamDocuments(engine, collection, streamed.filter, {
+      collation: optionalDocument(body, "collation"),
+      variables: optionalDocument(body, "let"),
+    });
+    const views = (function* () {
+      for (const doc of input) yield doc.view;
+    })();
+    const output = engine.aggregate(views, streamed.rest, {
+      resolveCollection: (name) =>
+        [...(catalog.get(ctx.db, name)?.docs.values() ?? [])].map((d) => d.view),
+      variables: optionalDocument(body, "let"),
+      collation: parseCollation(optionalDocument(body, "collation"))
+        ? optionalDocument(body, "collation")
+        : undefined,
+    });
+    return finish(ctx, output, outIndex >= 0, cursorOptions);
+  }
   if (collectionLevel) {
     // Leading $match, then $sort, then $limit: answered by the planner.
     let i = 0;
@@ -150,6 +172,7 @@ function aggregate(ctx: CommandContext): Document {
       sort: parseSort(sortSpec),
       limit,
       collation: optionalDocument(body, "collation"),
+      variables: optionalDocument(body, "let"),
     });
     inputs = matched.docs;
     scores = matched.scores;
@@ -169,7 +192,9 @@ function aggregate(ctx: CommandContext): Document {
           resolveCollection: (name) =>
             [...(catalog.get(ctx.db, name)?.docs.values() ?? [])].map((d) => d.view),
           variables: optionalDocument(body, "let"),
-          collation: optionalDocument(body, "collation"),
+          collation: parseCollation(optionalDocument(body, "collation"))
+            ? optionalDocument(body, "collation")
+            : undefined,
         })
       : views
   ).map(stripScore);
@@ -187,7 +212,27 @@ function aggregate(ctx: CommandContext): Document {
     output = inputs.map((d) => d.typed);
   }
 
-  if (outStage) {
+  if (outStage) output = [...output];
+  return finish(ctx, output, outStage !== undefined, cursorOptions);
+}
+
+/** Writes $out/$merge results, or opens the reply cursor. */
+function finish(
+  ctx: CommandContext,
+  results: Document[],
+  writes: boolean,
+  cursorOptions: Document,
+): Document {
+  const { catalog, engine, cursors } = ctx.server;
+  const pipeline = ctx.body.pipeline as Document[];
+  const outStage = writes ? pipeline[pipeline.length - 1] : undefined;
+  let output = results;
+  const target = ctx.body.aggregate;
+  const collectionLevel = typeof target === "string";
+  if (outStage?.$merge !== undefined) {
+    runMerge(catalog, engine, parseMerge(outStage.$merge, ctx.db), output, ctx.server.now);
+    output = [];
+  } else if (outStage) {
     const [db, coll] = outTarget(ctx, outStage.$out);
     catalog.write(() => {
       const existing = catalog.get(db, coll);
@@ -202,6 +247,29 @@ function aggregate(ctx: CommandContext): Document {
     batchSize: batchSizeOf(cursorOptions.batchSize),
   });
   return cursorReply(ns, id, batch, true);
+}
+
+/** Stages after which documents are new (grouped), so the input need not be held or restored. */
+const REDUCING_STAGES = new Set(["$group", "$count", "$bucket", "$bucketAuto", "$sortByCount"]);
+/** Stages that look at one document at a time, safe before a reducing stage in a stream. */
+const PER_DOCUMENT_STAGES = new Set(["$match", "$project", "$addFields", "$set", "$unset"]);
+
+/** A pipeline that can stream its input: optional leading $match, per-document stages, then a reducing stage. */
+function streamingPlan(
+  names: string[],
+  stages: Document[],
+): { filter: Document | undefined; rest: Document[] } | undefined {
+  const reduceAt = names.findIndex((n) => REDUCING_STAGES.has(n));
+  if (reduceAt < 0) return undefined;
+  if (!names.slice(0, reduceAt).every((n) => PER_DOCUMENT_STAGES.has(n))) return undefined;
+  if (names.some((n) => n === "$out" || n === "$merge")) return undefined;
+  const filter = names[0] === "$match" ? (stages[0]!.$match as Document) : undefined;
+  if (filter !== undefined && (!isPlainObject(filter) || hasText(filter))) return undefined;
+  return { filter, rest: filter !== undefined ? stages.slice(1) : stages };
+}
+
+function hasText(filter: Document): boolean {
+  return JSON.stringify(Object.keys(filter)).includes("$text") || "$and" in filter;
 }
 
 export const aggregateCommands: Record<string, CommandDefinition> = {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type Document, UUID } from "bson";
 import { toNumber } from "../bson-numbers.js";
 import { isPlainObject } from "../bson-values.js";
+import { parseCollation } from "../collation.js";
 import { CommandError, commandError } from "../errors.js";
 import { matchesKeyPattern } from "../index-spec.js";
 import {
@@ -13,7 +14,46 @@ import {
   optionalDocument,
 } from "./context.js";
 
-const UNSUPPORTED_CREATE_OPTIONS = ["viewOn", "pipeline", "timeseries", "capped", "clusteredIndex"];
+const UNSUPPORTED_CREATE_OPTIONS = [
+  "viewOn",
+  "pipeline",
+  "timeseries",
+  "capped",
+  "clusteredIndex",
+  // Document validation is refused rather than stored and never enforced.
+  "validator",
+  "validationLevel",
+  "validationAction",
+];
+
+/** Command fields every command may carry (drivers add them); not options of the command. */
+const GENERIC_FIELDS = new Set([
+  "lsid",
+  "txnNumber",
+  "writeConcern",
+  "readConcern",
+  "comment",
+  "maxTimeMS",
+  "apiVersion",
+  "apiStrict",
+  "apiDeprecationErrors",
+]);
+
+/** collMod options mongod knows but the embedded store does not implement. */
+const UNSUPPORTED_COLLMOD_OPTIONS = new Set([
+  "validator",
+  "validationLevel",
+  "validationAction",
+  "viewOn",
+  "pipeline",
+  "expireAfterSeconds",
+  "changeStreamPreAndPostImages",
+  "timeseries",
+  "cappedSize",
+  "cappedMax",
+  "recordIdsReplicated",
+  "timeseriesBucketsMayHaveMixedSchemaData",
+]);
 
 function create(ctx: CommandContext): Document {
   const name = collectionName(ctx);
@@ -24,6 +64,12 @@ function create(ctx: CommandContext): Document {
         `the embedded store does not support '${option}' collections`,
       );
     }
+  }
+  if (ctx.body.collation !== undefined && parseCollation(ctx.body.collation) !== undefined) {
+    throw commandError(
+      "CommandNotSupported",
+      "the embedded store does not support a default collation for collections; pass a collation per operation instead",
+    );
   }
   const options: Document = {};
   for (const [k, v] of Object.entries(ctx.body)) {
@@ -162,6 +208,22 @@ function collStats(ctx: CommandContext): Document {
 function collMod(ctx: CommandContext): Document {
   const name = collectionName(ctx);
   const { catalog } = ctx.server;
+  for (const field of Object.keys(ctx.body)) {
+    if (
+      field === "collMod" ||
+      field === "index" ||
+      field.startsWith("$") ||
+      GENERIC_FIELDS.has(field)
+    )
+      continue;
+    if (UNSUPPORTED_COLLMOD_OPTIONS.has(field)) {
+      throw commandError(
+        "CommandNotSupported",
+        `collMod '${field}' is not supported by the embedded store`,
+      );
+    }
+    throw new CommandError(40415, `BSON field 'collMod.${field}' is an unknown field.`);
+  }
   const collection = catalog.get(ctx.db, name);
   if (!collection) throw commandError("NamespaceNotFound", `ns does not exist: ${ctx.db}.${name}`);
   const index = optionalDocument(ctx.body, "index");

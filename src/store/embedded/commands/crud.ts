@@ -98,6 +98,56 @@ interface UpdateStatement {
   multi: boolean;
   arrayFilters: Document[] | undefined;
   collation: Document | undefined;
+  /** The command's `let` merged with the statement's constants (`c`). */
+  variables: Document | undefined;
+}
+
+/** The fields mongod 7.0 accepts in an update or delete statement; others are refused. */
+const UPDATE_STATEMENT_FIELDS = new Set([
+  "q",
+  "u",
+  "c",
+  "upsert",
+  "multi",
+  "arrayFilters",
+  "hint",
+  "collation",
+  "upsertSupplied",
+  "sampleId",
+  "allowShardKeyUpdatesWithoutFullShardKeyInQuery",
+]);
+const DELETE_STATEMENT_FIELDS = new Set(["q", "limit", "hint", "collation", "sampleId"]);
+
+/** mongod parses the whole command first: an unknown field fails the command, not one item. */
+function checkStatementFields(
+  items: Document[],
+  command: string,
+  field: string,
+  allowed: Set<string>,
+) {
+  for (const raw of items) {
+    if (!isPlainObject(raw)) continue;
+    for (const key of Object.keys(raw)) {
+      if (!allowed.has(key)) {
+        throw new CommandError(
+          40415,
+          `BSON field '${command}.${field}.${key}' is an unknown field.`,
+        );
+      }
+    }
+  }
+}
+
+function commandVariables(ctx: CommandContext, constants?: unknown): Document | undefined {
+  const variables = optionalDocument(ctx.body, "let");
+  if (constants === undefined || constants === null) return variables;
+  if (!isPlainObject(constants)) {
+    throw commandError(
+      "TypeMismatch",
+      "BSON field 'update.updates.c' is the wrong type, expected type 'object'",
+    );
+  }
+  return { ...variables, ...constants };
 }
 
 function parseUpdateStatement(raw: unknown, ctx: CommandContext): UpdateStatement {
@@ -131,6 +181,7 @@ function parseUpdateStatement(raw: unknown, ctx: CommandContext): UpdateStatemen
     multi,
     arrayFilters: arrayFilters as Document[] | undefined,
     collation: optionalDocument(raw, "collation"),
+    variables: commandVariables(ctx, raw.c),
   };
 }
 
@@ -155,6 +206,7 @@ function updateDocument(
     filter: positionalFilter(s.q, s.u),
     arrayFilters: s.arrayFilters,
     inserting: false,
+    variables: s.variables,
   });
   if (keyOf(next.typed) === keyOf(doc.typed)) return { changed: false, stored: doc };
   return { changed: true, stored: collection.replace(doc, next) };
@@ -166,6 +218,7 @@ function upsertDocument(ctx: CommandContext, name: string, s: UpdateStatement): 
     now: ctx.server.now,
     filter: {},
     arrayFilters: s.arrayFilters,
+    variables: s.variables,
   });
   const { collection } = ctx.server.catalog.getOrCreate(ctx.db, name);
   return collection.insert(makePair(doc));
@@ -184,6 +237,7 @@ function runUpdate(
     sort: parseSort(sort),
     limit: s.multi ? undefined : 1,
     collation: s.collation,
+    variables: s.variables,
   });
   if (docs.length === 0) {
     if (!s.upsert) return { matched: 0, modified: 0 };
@@ -207,6 +261,7 @@ function runUpdate(
 function update(ctx: CommandContext): Document {
   const name = collectionName(ctx);
   const items = statements(ctx, "updates");
+  checkStatementFields(items, "update", "updates", UPDATE_STATEMENT_FIELDS);
   const ordered = optionalBoolean(ctx.body, "ordered") ?? true;
   const writeErrors: Document[] = [];
   const upserted: Document[] = [];
@@ -237,6 +292,7 @@ function update(ctx: CommandContext): Document {
 function remove(ctx: CommandContext): Document {
   const name = collectionName(ctx);
   const items = statements(ctx, "deletes");
+  checkStatementFields(items, "delete", "deletes", DELETE_STATEMENT_FIELDS);
   const ordered = optionalBoolean(ctx.body, "ordered") ?? true;
   const writeErrors: Document[] = [];
   let n = 0;
@@ -265,6 +321,7 @@ function remove(ctx: CommandContext): Document {
         const { docs } = matchDocuments(engine, collection, q, {
           limit: limit === 1 ? 1 : undefined,
           collation: optionalDocument(raw, "collation"),
+          variables: optionalDocument(ctx.body, "let"),
         });
         for (const doc of docs) collection!.remove(doc);
         n += docs.length;
@@ -310,6 +367,8 @@ function findAndModify(ctx: CommandContext): Document {
       const { docs } = matchDocuments(engine, collection, query, {
         sort: parseSort(sort),
         limit: 1,
+        collation: optionalDocument(body, "collation"),
+        variables: optionalDocument(body, "let"),
       });
       const doc = docs[0];
       if (!doc) return { lastErrorObject: { n: 0 }, value: null, ok: 1 };
@@ -324,6 +383,7 @@ function findAndModify(ctx: CommandContext): Document {
       multi: false,
       arrayFilters: body.arrayFilters as Document[] | undefined,
       collation: optionalDocument(body, "collation"),
+      variables: optionalDocument(body, "let"),
     };
     const outcome = runUpdate(ctx, name, statement, sort);
     const render = createRenderer(engine, fields, query, undefined);

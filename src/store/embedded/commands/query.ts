@@ -1,6 +1,7 @@
 import type { Document } from "bson";
 import { keyOf } from "../bson-key.js";
 import { compareValues } from "../bson-order.js";
+import { parseCollation } from "../collation.js";
 import { CommandError, commandError } from "../errors.js";
 import { pathValues } from "../index-keys.js";
 import { createRenderer, matchDocuments } from "../query-exec.js";
@@ -56,6 +57,7 @@ function find(ctx: CommandContext): Document {
     skip,
     limit: limit || undefined,
     collation: optionalDocument(body, "collation"),
+    variables: optionalDocument(body, "let"),
   });
   const render = createRenderer(engine, projection, filter, scores);
   let batchSize = batchSizeOf(body.batchSize);
@@ -102,10 +104,10 @@ function distinct(ctx: CommandContext): Document {
   if (key.length === 0)
     throw commandError("BadValue", "FieldPath cannot be constructed with empty string");
   const query = optionalDocument(body, "query");
+  const collation = optionalDocument(body, "collation");
+  const strcmp = parseCollation(collation);
   const collection = ctx.server.catalog.get(ctx.db, name);
-  const { docs } = matchDocuments(ctx.server.engine, collection, query, {
-    collation: optionalDocument(body, "collation"),
-  });
+  const { docs } = matchDocuments(ctx.server.engine, collection, query, { collation });
   const seen = new Map<string, unknown>();
   for (const doc of docs) {
     // Typed form, so int64/Decimal128 values come back with their type.
@@ -115,7 +117,11 @@ function distinct(ctx: CommandContext): Document {
       if (!seen.has(k)) seen.set(k, value);
     }
   }
-  const values = [...seen.values()].sort(compareValues);
+  const sorted = [...seen.values()].sort((a, b) => compareValues(a, b, strcmp));
+  // Under a collation, values it considers equal are one distinct value (the first seen).
+  const values = strcmp
+    ? sorted.filter((v, i) => i === 0 || compareValues(sorted[i - 1], v, strcmp) !== 0)
+    : sorted;
   return { values, ok: 1 };
 }
 
