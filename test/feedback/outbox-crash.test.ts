@@ -1,52 +1,24 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { type Db, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { summarize } from "../../src/feedback/summary.js";
 import type { FeedbackDoc, InteractionDoc } from "../../src/store/documents.js";
 import { uniqueDbName } from "../support/mongo.js";
+import { killStartedGateways, startGateway } from "../support/process.js";
 
 /**
  * The issue's scenario, for real: a gateway process takes concurrent ratings and is killed with
  * SIGKILL; a new process on the same database must converge every derived state (one active
  * opinion per rater, digests that match the active feedback) without any client retrying.
  */
-const root = new URL("../../", import.meta.url).pathname;
 const ADMIN_KEY = "outbox-crash-admin-key-0123456789abcdef";
 const CLIENTS = 32;
 
-interface Gateway {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly exited: Promise<unknown>;
-}
-
-function startGateway(env: Record<string, string>): Promise<Gateway> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: root,
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += String(chunk);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${stderr}`)), 60_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const entry = JSON.parse(line) as { msg?: string; port?: number };
-      if (entry.msg === "Loopgate is listening") {
-        clearTimeout(timer);
-        resolve({ child, url: `http://127.0.0.1:${entry.port}`, exited });
-      }
-    });
-    void exited.then((code) => reject(new Error(`gateway exited (${code}):\n${stderr}`)));
-  });
-}
+/** The TypeScript sources (only process.test.ts builds dist/, so others never race its build). */
+const startFromSources = (env: Record<string, string>) =>
+  startGateway(env, [process.execPath, "--import", "tsx", "src/main.ts"]);
 
 async function gql(url: string, query: string, variables: unknown) {
   const response = await fetch(`${url}/graphql`, {
@@ -110,13 +82,14 @@ describe("a gateway killed under load", () => {
     };
   });
   afterAll(async () => {
+    killStartedGateways();
     await db.dropDatabase();
     await client.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
   it("converges every digest and rater history after SIGKILL rounds, without client retries", async () => {
-    let gateway = await startGateway(env);
+    let gateway = await startFromSources(env);
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       const result = await gql(gateway.url, RECORD, {
@@ -154,7 +127,7 @@ describe("a gateway killed under load", () => {
         .collection("feedback")
         .countDocuments({ pendingSince: { $exists: true } });
 
-      gateway = await startGateway(env);
+      gateway = await startFromSources(env);
       const deadline = Date.now() + 30_000;
       while (
         (await db.collection("feedback").countDocuments({ pendingSince: { $exists: true } })) > 0

@@ -1,84 +1,29 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { Agent, request as httpRequest } from "node:http";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   buildDist,
   isAlive,
+  killStartedGateways,
   processTree,
+  REPO_ROOT as root,
+  startGateway,
   storeIsLocked,
   tcpPortAcceptsConnections,
 } from "../support/process.js";
 
 /**
  * The gateway as users run it: the compiled build (`dist/`, what `npm start` runs) as a child
- * process on the embedded store, stopped by signals. Each start uses port 0 and reads the bound
- * port from the "listening" log line.
+ * process on the embedded store, stopped by signals (`startGateway`, test/support/process.ts).
  */
-interface Running {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly lines: Array<Record<string, unknown>>;
-  readonly exited: Promise<number | null>;
-}
-
-const root = new URL("../../", import.meta.url).pathname;
-
-// Whatever a failed or timed-out test left running is killed, so no gateway outlives the run.
-const startedPids: number[] = [];
-afterAll(() => {
-  for (const pid of startedPids) {
-    if (isAlive(pid)) process.kill(pid, "SIGKILL");
-  }
-});
-
-function start(
-  env: Record<string, string>,
-  command = [process.execPath, "dist/main.js"],
-): Promise<Running> {
-  const [file, ...args] = command;
-  const child = spawn(file!, args, {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NODE_ENV: "development",
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += String(chunk);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${stderr}`)), 60_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      // npm prints its own banner lines ("> loopgate@… start") before the gateway's JSON log.
-      if (!line.startsWith("{")) return;
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      lines.push(entry);
-      if (entry.msg === "Loopgate is listening") {
-        clearTimeout(timer);
-        void processTree(child.pid!).then((pids) => startedPids.push(...pids));
-        resolve({ child, url: `http://127.0.0.1:${entry.port}`, lines, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code} before listening:\n${stderr}`));
-    });
-  });
-}
+const start = (env: Record<string, string>, command?: readonly string[]) =>
+  startGateway(env, command);
+afterAll(killStartedGateways);
 
 async function gql(url: string, key: string, query: string, variables?: unknown) {
   const response = await fetch(`${url}/graphql`, {

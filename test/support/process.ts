@@ -1,6 +1,7 @@
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
@@ -67,4 +68,70 @@ export function storeIsLocked(dbPath: string): boolean {
   } finally {
     db.close();
   }
+}
+
+export interface RunningGateway {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** The gateway's JSON log lines so far. */
+  readonly lines: Array<Record<string, unknown>>;
+  readonly exited: Promise<number | null>;
+}
+
+// Every process tree a test started, so whatever a failed or timed-out test left running can be
+// killed and no gateway outlives the run.
+const startedPids: number[] = [];
+
+/** Kills what `startGateway` started and is still alive; for a test file's afterAll. */
+export function killStartedGateways(): void {
+  for (const pid of startedPids.splice(0)) {
+    if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  }
+}
+
+/**
+ * Starts the gateway as a child process on port 0 and resolves once it logs that it listens
+ * (the bound port comes from that line). Default command: the compiled build, `node dist/main.js`.
+ */
+export function startGateway(
+  env: Record<string, string>,
+  command: readonly string[] = [process.execPath, "dist/main.js"],
+): Promise<RunningGateway> {
+  const [file, ...args] = command;
+  const child = spawn(file!, args, {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      NODE_ENV: "development",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr += String(chunk);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${stderr}`)), 60_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      // npm prints its own banner lines ("> loopgate@… start") before the gateway's JSON log.
+      if (!line.startsWith("{")) return;
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      lines.push(entry);
+      if (entry.msg === "Loopgate is listening") {
+        clearTimeout(timer);
+        void processTree(child.pid!).then((pids) => startedPids.push(...pids));
+        resolve({ child, url: `http://127.0.0.1:${entry.port}`, lines, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code} before listening:\n${stderr}`));
+    });
+  });
 }
