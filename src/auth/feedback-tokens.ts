@@ -64,8 +64,10 @@ export function createFeedbackTokens(deps: {
       if (!token.startsWith(FEEDBACK_TOKEN_PREFIX)) return null;
       const [payload, signature, ...rest] = token.slice(FEEDBACK_TOKEN_PREFIX.length).split(".");
       if (!payload || !signature || rest.length > 0) return null;
-      const expected = sign(payload);
-      const given = Buffer.from(signature, "base64url");
+      // Compared as text in the canonical encoding: decoding first would accept other spellings of
+      // the same bytes (base64url's last character carries unused bits), i.e. altered tokens.
+      const expected = Buffer.from(sign(payload).toString("base64url"));
+      const given = Buffer.from(signature);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
       let claims: z.infer<typeof payloadSchema>;
       try {

@@ -394,6 +394,17 @@ describe("feedback tokens", () => {
       await expectRefused("lgt_", target);
     });
 
+    it("a signature spelled differently, even where it decodes to the same bytes", async () => {
+      // base64url's last character of a 32-byte signature carries 4 unused bits: its neighbours
+      // decode to the same signature, so only the canonical spelling may be accepted.
+      const { payload, signature } = parts();
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      const last = signature.at(-1)!;
+      for (const other of alphabet.replace(last, "")) {
+        await expectRefused(`lgt_${payload}.${signature.slice(0, -1)}${other}`, target);
+      }
+    });
+
     it("a token signed with another secret", async () => {
       const other = createFeedbackTokens({
         secret: "another-secret-another-secret-0123456789",
