@@ -1,7 +1,9 @@
 import type { ObjectId } from "mongodb";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
+import { MAX_INTERACTION_TEXT } from "../interactions/inputs.js";
 import type { InteractionDoc } from "../store/documents.js";
 import { loadByHex } from "../store/loaders.js";
+import { LONG_TEXT } from "../validation.js";
 import { builder } from "./builder.js";
 import {
   ChatMessageType,
@@ -111,7 +113,10 @@ export const ChatMessageInput = builder.inputType("ChatMessageInput", {
   description: "One chat message.",
   fields: (t) => ({
     role: t.string({ required: true, description: "`system`, `user`, `assistant`, `tool`, …" }),
-    content: t.string({ required: true, description: "The message text." }),
+    content: t.string({
+      required: true,
+      description: `The message text, at most ${LONG_TEXT.toLocaleString("en-US")} characters.`,
+    }),
     name: t.string({ description: "Optional author name." }),
   }),
 });
@@ -138,14 +143,19 @@ export const TokenUsageInput = builder.inputType("TokenUsageInput", {
 });
 
 export const RecordInteractionInput = builder.inputType("RecordInteractionInput", {
-  description: "One model answer and its context. Give `query`, or `messages` with a user message.",
+  description: `One model answer and its context. Give \`query\`, or \`messages\` with a user message. Query, response and messages together hold at most ${MAX_INTERACTION_TEXT.toLocaleString("en-US")} characters.`,
   fields: (t) => ({
-    query: t.string({ description: "The user's query (optional when messages are given)." }),
+    query: t.string({
+      description: `The user's query (optional when messages are given), at most ${LONG_TEXT.toLocaleString("en-US")} characters.`,
+    }),
     messages: t.field({
       type: [ChatMessageInput],
-      description: "The chat messages of a chat exchange.",
+      description: "The chat messages of a chat exchange: at most 500.",
     }),
-    response: t.string({ required: true, description: "The model's response." }),
+    response: t.string({
+      required: true,
+      description: `The model's response, at most ${LONG_TEXT.toLocaleString("en-US")} characters.`,
+    }),
     model: t.field({
       type: ModelRefInput,
       required: true,

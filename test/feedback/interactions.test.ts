@@ -119,6 +119,29 @@ describe("recordInteraction", () => {
     expect(await testApp.store.collections.interactions.countDocuments()).toBe(before);
   });
 
+  it("refuses a text over its field's limit, naming the field, and agrees with the schema", async () => {
+    const before = await testApp.store.collections.interactions.countDocuments();
+    const result = await testApp.gql(RECORD, {
+      input: interactionInput({ response: "x".repeat(100_001) }),
+    });
+    const payload = result.data?.recordInteraction;
+    expect(payload.__typename).toBe("ValidationError");
+    expect(payload.fields.map((field: { path: string }) => field.path)).toEqual(["input.response"]);
+    expect(await testApp.store.collections.interactions.countDocuments()).toBe(before);
+    const described = await testApp.gql(
+      `{ __type(name: "RecordInteractionInput") { inputFields { name description } } }`,
+    );
+    const response = described.data?.__type.inputFields.find(
+      (field: { name: string }) => field.name === "response",
+    );
+    expect(response.description).toContain("at most 100,000 characters");
+    // At the limit it is stored.
+    const atLimit = await testApp.gql(RECORD, {
+      input: interactionInput({ response: "x".repeat(100_000) }),
+    });
+    expect(atLimit.data?.recordInteraction.__typename).toBe("RecordInteractionPayload");
+  });
+
   it("returns the stored interaction for a repeated idempotency key and refuses a different payload", async () => {
     const input = interactionInput({ idempotencyKey: "3f6c1d7e-0001", query: "Idempotent?" });
     const first = (await testApp.gql(RECORD, { input })).data?.recordInteraction;
