@@ -39,6 +39,9 @@ interface Measured {
   readonly failed: number;
 }
 
+/** The gateway's "listening" log line, with the port it bound. */
+export const LISTENING = /"port":(\d+),(?:"role":"\w+",)?"msg":"Loopgate is listening"/;
+
 async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -105,7 +108,7 @@ async function startGateway(
   closeSync(log);
   const port = await waitFor(() => {
     if (child.exitCode !== null) throw new Error(readFileSync(logFile, "utf8"));
-    return readFileSync(logFile, "utf8").match(/"port":(\d+),"msg":"Loopgate is listening"/)?.[1];
+    return readFileSync(logFile, "utf8").match(LISTENING)?.[1];
   }, "the gateway to listen");
   return {
     url: `http://127.0.0.1:${port}`,

@@ -14,6 +14,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { LISTENING } from "./http.js";
 
 const { values } = parseArgs({
   options: {
@@ -53,7 +54,7 @@ async function start(dataDir: string): Promise<{ child: ChildProcess; url: strin
   const port = await new Promise<number>((done, fail) => {
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       output += chunk;
-      const found = output.match(/"port":(\d+),"msg":"Loopgate is listening"/)?.[1];
+      const found = output.match(LISTENING)?.[1];
       if (found) {
         output = "";
         done(Number(found));
