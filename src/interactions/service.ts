@@ -46,8 +46,9 @@ export function createInteractionService(deps: {
 }): InteractionService {
   const { collections, clock, redactor, pseudonymizer, events } = deps;
 
-  const build = (raw: RecordInteractionInput): InteractionDoc => {
-    const input = parseInput(recordInteractionInput, raw);
+  /** `path` prefixes the fields an error names: `input`, or `inputs.<index>` in a batch. */
+  const build = (raw: RecordInteractionInput, path = "input"): InteractionDoc => {
+    const input = parseInput(recordInteractionInput, raw, path);
     const redactions: RedactionCounts = {};
     const messages = input.messages?.map((message) => ({
       role: message.role,
@@ -133,7 +134,9 @@ export function createInteractionService(deps: {
           { path: "inputs", message: `at most ${MAX_BATCH} interactions per batch` },
         ]);
       }
-      const built = await Promise.all(inputs.map((input) => asItem(async () => build(input))));
+      const built = await Promise.all(
+        inputs.map((input, index) => asItem(async () => build(input, `inputs.${index}`))),
+      );
       const valid = built.flatMap((item, index) => (item.ok ? [{ index, doc: item.value }] : []));
       // One unordered insertMany: every valid item is stored even when a sibling is a duplicate.
       const failures = new Map<number, unknown>();

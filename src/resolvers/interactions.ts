@@ -77,7 +77,7 @@ builder.mutationFields((t) => ({
   recordInteractions: t.field({
     type: RecordInteractionsResult,
     authScopes: { ingest: true },
-    description: `Stores up to 500 interactions in one call. Each item succeeds or fails on its own; results keep the input order. ${bodyLimitNote("recordInteractions")}`,
+    description: `Stores up to 500 interactions in one call. Each item succeeds or fails on its own; results keep the input order, and an item's ValidationError names its fields as \`inputs.<index>.<field>\`. ${bodyLimitNote("recordInteractions")}`,
     args: {
       inputs: t.arg({
         type: [RecordInteractionInput],

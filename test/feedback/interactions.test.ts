@@ -201,7 +201,8 @@ describe("recordInteraction", () => {
     ]);
     expect(items[0].interaction.query).toBe("Batch one");
     expect(items[0].feedbackToken.token).toMatch(/^lgt_/);
-    expect(items[1].fields[0].path).toBe("input.model.version");
+    // The error names the batch item it belongs to.
+    expect(items[1].fields[0].path).toBe("inputs.1.model.version");
     expect(items[2].duplicate).toBe(true);
     expect(items[3].duplicate).toBe(false);
     expect(await testApp.store.collections.interactions.countDocuments()).toBe(before + 2);
