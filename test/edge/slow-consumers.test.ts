@@ -2,6 +2,7 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttpServer, type HttpServer } from "../../src/http-server.js";
 import { recordInteraction, useTestApp } from "../support/app.js";
+import { waitUntil } from "../support/poll.js";
 
 const STALL_MS = 300;
 const t = useTestApp({ env: { LIVE_FEED_STALL_TIMEOUT_MS: String(STALL_MS) } });
@@ -42,13 +43,8 @@ async function rawSubscriber(
   return { socket, text: () => text, ended };
 }
 
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(what);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const until = (condition: () => boolean, timeoutMs: number, what: string) =>
+  waitUntil(condition, { timeoutMs, intervalMs: 25, what });
 
 const openConnections = (http: HttpServer) =>
   new Promise<number>((resolve, reject) =>

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { summarize } from "../../src/feedback/summary.js";
 import type { FeedbackDoc, InteractionDoc } from "../../src/store/documents.js";
 import { uniqueDbName } from "../support/mongo.js";
+import { waitUntil } from "../support/poll.js";
 import { killStartedGateways, startGateway } from "../support/process.js";
 
 /**
@@ -128,13 +129,12 @@ describe("a gateway killed under load", () => {
         .countDocuments({ pendingSince: { $exists: true } });
 
       gateway = await startFromSources(env);
-      const deadline = Date.now() + 30_000;
-      while (
-        (await db.collection("feedback").countDocuments({ pendingSince: { $exists: true } })) > 0
-      ) {
-        if (Date.now() > deadline) throw new Error("the outbox did not drain after restart");
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitUntil(
+        async () =>
+          (await db.collection("feedback").countDocuments({ pendingSince: { $exists: true } })) ===
+          0,
+        { timeoutMs: 30_000, intervalMs: 100, what: "the outbox to drain after restart" },
+      );
       expect(await divergence(db)).toEqual({ staleDigests: 0, doubledRaters: 0 });
     }
     // The kills did land between inserts and their post-write steps (else this proves nothing).

@@ -2,6 +2,7 @@ import { ObjectId } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { parseId } from "../../src/ids.js";
 import { recordInteraction, useTestApp } from "../support/app.js";
+import { waitUntil } from "../support/poll.js";
 
 const testApp = useTestApp({ env: { JOBS_POLL_MS: "20" } });
 
@@ -19,14 +20,6 @@ async function thumbs(interactionId: string, positive: boolean, userId: string) 
   const payload = result.data?.submitBinaryFeedback;
   expect(payload?.__typename, JSON.stringify(result)).toBe("SubmitFeedbackPayload");
   return parseId(payload.feedback.id, ["BinaryFeedback"], "id");
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe("the post-write outbox", () => {
@@ -70,7 +63,11 @@ describe("the post-write outbox", () => {
     expect(jobs).toHaveLength(1);
 
     testApp.worker!.start();
-    await until(async () => (await testApp.services.outbox.pending()) === 0);
+    await waitUntil(async () => (await testApp.services.outbox.pending()) === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 25,
+      what: "the outbox to drain",
+    });
 
     // Converged: the older opinion went to history, the digest counts only the newer one.
     expect(await collections.feedback.findOne({ _id: earlierId })).toMatchObject({
