@@ -20,6 +20,7 @@ import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/we
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
+import { payloadScopesPlugin } from "./schema/payload-scopes.js";
 import type { Services } from "./services.js";
 import { isStoreUnavailable } from "./store/errors.js";
 import type { Loaders } from "./store/loaders.js";
@@ -184,6 +185,8 @@ export function createApp(deps: AppDeps): App {
         // let anyone, even unauthenticated, create unbounded series; only bounded ones are kept.
         labels: { url: false, operationName: false, path: false },
       }),
+      // A write's answer never selects what its credential may not read; refused before it runs.
+      payloadScopesPlugin(),
       // Depth, alias, token and cost limits stop hostile documents before they execute.
       EnvelopArmorPlugin({
         maxDepth: { n: 10, ignoreIntrospection: true },

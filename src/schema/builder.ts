@@ -5,22 +5,10 @@ import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { DateTimeResolver, JSONObjectResolver } from "graphql-scalars";
 import type { RequestContext } from "../context.js";
 import { ForbiddenError, ValidationError } from "../errors.js";
+import { type AuthScopes, scopesOf } from "./scopes.js";
 
 /** `nodes(ids)` fetches at most this many objects per call, like a connection page. */
 const MAX_NODES = 200;
-
-export interface AuthScopes {
-  /** Record interactions and submit feedback with an API key. */
-  ingest: boolean;
-  /** Analysts' read access: listings, aggregates, the live feed. */
-  read: boolean;
-  /** Keys, feedback configs, conflict resolution, erasure. */
-  admin: boolean;
-  /** A browser holding a feedback token for one interaction (or an ingest key). */
-  feedbackToken: boolean;
-  /** A feedback token bound to this interaction id. */
-  boundInteraction: string;
-}
 
 export interface LoopgateSchemaTypes {
   Context: RequestContext;
@@ -95,18 +83,7 @@ export const builder = new SchemaBuilder<LoopgateSchemaTypes>({
   errors: { defaultTypes: [] },
   scopeAuth: {
     authorizeOnSubscribe: true,
-    authScopes: (context) => {
-      const { principal } = context;
-      return {
-        ingest: principal.scopes.has("ingest"),
-        read: principal.scopes.has("read"),
-        admin: principal.scopes.has("admin"),
-        feedbackToken: principal.kind === "feedbackToken" || principal.scopes.has("ingest"),
-        boundInteraction: (interactionId: string) =>
-          principal.kind === "feedbackToken" &&
-          principal.interactionId.toHexString() === interactionId,
-      };
-    },
+    authScopes: (context) => scopesOf(context.principal),
     unauthorizedError: (_parent, context, info) =>
       new ForbiddenError(
         context.principal.kind === "anonymous"

@@ -1,4 +1,5 @@
-import type { ObjectId } from "mongodb";
+import { actorLabel } from "../auth/actor.js";
+import type { RequestContext } from "../context.js";
 import type {
   ChatMessage,
   FeedbackSummary,
@@ -126,14 +127,28 @@ export function withoutNulls<T>(value: T): T {
 /** Input fields typed JSONObject, whose contents withoutNulls must not touch. */
 const jsonScalarFields = new Set(["metadata", "settings"]);
 
-/** Scopes for a field that shows an interaction: the read scope, or a token bound to it. */
-export function readOrBound(interactionId: ObjectId | undefined) {
-  return {
-    $any: {
-      read: true,
-      ...(interactionId ? { boundInteraction: interactionId.toHexString() } : {}),
-    },
-  };
+/**
+ * Scopes of a field showing stored data a writer did not send (the judged interaction, what was
+ * copied from it, other raters' feedback). Write payloads lead to such fields, and a write's
+ * answer shows only what its credential sent and what the write did: an INGEST key or a feedback
+ * token must not read an interaction through feedback it submits on it. Mutations selecting such
+ * a field without READ are refused before they run (schema/payload-scopes.ts).
+ */
+export const READ_ONLY = { read: true } as const;
+
+/** Scopes of a rater's own history: readers see all of it, writers what they submitted. */
+export const RATER_OR_READ = { read: true, feedbackToken: true } as const;
+
+/** What of `items` the request's credential may see: all with READ, else what it submitted. */
+export function visibleToWriter<T extends { submittedBy: string }>(
+  context: RequestContext,
+  items: readonly T[],
+): T[] {
+  const { principal } = context;
+  if (principal.scopes.has("read")) return [...items];
+  if (principal.kind === "anonymous") return [];
+  const label = actorLabel(principal);
+  return items.filter((item) => item.submittedBy === label);
 }
 
 /**

@@ -26,9 +26,11 @@ import { type BuilderTypes, builder } from "./builder.js";
 import {
   enumOf,
   ModelRefType,
+  RATER_OR_READ,
+  READ_ONLY,
   RedactionCountsType,
-  readOrBound,
   TimeRangeInput,
+  visibleToWriter,
 } from "./common.js";
 import { InteractionRef } from "./interactions.js";
 
@@ -154,26 +156,30 @@ FeedbackInterface.implement({
     interaction: t.field({
       type: InteractionRef,
       nullable: true,
-      // Reachable from write payloads: only readers, or the token of that very interaction.
-      authScopes: (feedback) => readOrBound(feedback.interactionId),
+      // Reachable from write payloads, which show only what the writer sent (see READ_ONLY).
+      authScopes: READ_ONLY,
       description:
-        "The interaction judged (side A's for comparisons; null for comparisons of inline texts).",
+        "The interaction judged (side A's for comparisons; null for comparisons of inline texts). READ only.",
       resolve: (feedback, _args, context) =>
         feedback.interactionId ? context.loaders.interaction.load(feedback.interactionId) : null,
     }),
     model: t.field({
       type: ModelRefType,
       nullable: true,
-      description: "The model of the judged interaction.",
+      authScopes: READ_ONLY,
+      description: "The model of the judged interaction (copied from it, so READ only).",
       resolve: (feedback) => feedback.model ?? null,
     }),
     sessionId: t.exposeString("sessionId", {
       nullable: true,
-      description: "The interaction's session id.",
+      authScopes: READ_ONLY,
+      description: "The interaction's session id (copied from it, so READ only).",
     }),
     userId: t.exposeString("userId", {
       nullable: true,
-      description: "Pseudonymous id of the person who gave it.",
+      authScopes: READ_ONLY,
+      description:
+        "Pseudonymous id of the person who gave it (the interaction's user unless one was sent; READ only).",
     }),
     source: t.field({
       type: FeedbackSourceEnum,
@@ -197,16 +203,22 @@ FeedbackInterface.implement({
     supersededBy: t.field({
       type: FeedbackInterface,
       nullable: true,
-      authScopes: { read: true },
-      description: "The later feedback of the same rater that replaced this one.",
-      resolve: (feedback, _args, context) =>
-        feedback.supersededBy ? context.loaders.feedback.load(feedback.supersededBy) : null,
+      authScopes: RATER_OR_READ,
+      description:
+        "The later feedback of the same rater that replaced this one. Without READ, only when this credential submitted it.",
+      resolve: async (feedback, _args, context) => {
+        if (!feedback.supersededBy) return null;
+        const later = await context.loaders.feedback.load(feedback.supersededBy);
+        return later && visibleToWriter(context, [later]).length > 0 ? later : null;
+      },
     }),
     history: t.field({
       type: [FeedbackInterface],
-      authScopes: { read: true },
-      description: "Earlier feedback of the same rater that this one replaced, newest first.",
-      resolve: (feedback, _args, context) => context.loaders.supersededBy.load(feedback._id),
+      authScopes: RATER_OR_READ,
+      description:
+        "Earlier feedback of the same rater that this one replaced, newest first. Without READ, only the entries this credential submitted (a rater's own history).",
+      resolve: async (feedback, _args, context) =>
+        visibleToWriter(context, await context.loaders.supersededBy.load(feedback._id)),
     }),
     comment: t.exposeString("comment", {
       nullable: true,
@@ -296,7 +308,9 @@ feedbackNode("rating", "RatingFeedback", "A score on the key's scale.", (t) => (
 
 feedbackNode("correction", "CorrectionFeedback", "An edited response (SFT data).", (t) => ({
   originalResponse: t.string({
-    description: "The model's response as it was when corrected.",
+    authScopes: READ_ONLY,
+    description:
+      "The model's response as it was when corrected (copied from the interaction, so READ only).",
     resolve: (f) => f.correction?.originalResponse ?? "",
   }),
   correctedResponse: t.string({
@@ -311,16 +325,21 @@ const ComparisonSideType = builder.objectRef<ComparisonSide>("ComparisonSide").i
     interaction: t.field({
       type: InteractionRef,
       nullable: true,
-      authScopes: (side) => readOrBound(side.interactionId),
-      description: "The recorded interaction shown on this side, if it was one.",
+      authScopes: READ_ONLY,
+      description: "The recorded interaction shown on this side, if it was one (READ only).",
       resolve: (side, _args, context) =>
         side.interactionId ? context.loaders.interaction.load(side.interactionId) : null,
     }),
-    text: t.exposeString("text", { description: "The response shown on this side." }),
+    text: t.exposeString("text", {
+      authScopes: READ_ONLY,
+      description:
+        "The response shown on this side (a recorded interaction's response, so READ only).",
+    }),
     model: t.field({
       type: ModelRefType,
       nullable: true,
-      description: "The model behind this side, when known.",
+      authScopes: READ_ONLY,
+      description: "The model behind this side, when known (READ only).",
       resolve: (side) => side.model ?? null,
     }),
   }),
@@ -328,7 +347,9 @@ const ComparisonSideType = builder.objectRef<ComparisonSide>("ComparisonSide").i
 
 feedbackNode("comparison", "ComparisonFeedback", "A side-by-side preference (DPO data).", (t) => ({
   prompt: t.string({
-    description: "The prompt both sides answer.",
+    authScopes: READ_ONLY,
+    description:
+      "The prompt both sides answer (the first interaction's query unless one was sent; READ only).",
     resolve: (f) => f.comparison?.prompt ?? "",
   }),
   a: t.field({
@@ -443,10 +464,14 @@ builder.objectType(SubmitFeedbackPayload, {
     }),
     superseded: t.field({
       type: [FeedbackInterface],
-      description: "Earlier feedback of the same rater that this one replaced.",
+      description:
+        "Earlier feedback of the same rater that this one replaced. Without READ, only the entries this credential submitted.",
       resolve: async (payload, _args, context) =>
-        (await loadAll(context.loaders.feedback, payload.superseded)).filter(
-          (item): item is FeedbackDoc => item !== null,
+        visibleToWriter(
+          context,
+          (await loadAll(context.loaders.feedback, payload.superseded)).filter(
+            (item): item is FeedbackDoc => item !== null,
+          ),
         ),
     }),
   }),

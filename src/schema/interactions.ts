@@ -10,8 +10,8 @@ import {
   FeedbackSummaryType,
   ModelRefInput,
   ModelRefType,
+  READ_ONLY,
   RedactionCountsType,
-  readOrBound,
   TimeRangeInput,
   TokenUsageType,
   TraceRefType,
@@ -99,7 +99,8 @@ builder.node(InteractionRef, {
     }),
     feedbackSummary: t.field({
       type: FeedbackSummaryType,
-      description: "Digest of the active feedback on this interaction.",
+      authScopes: READ_ONLY,
+      description: "Digest of the active feedback on this interaction (all raters', so READ only).",
       resolve: (interaction) => interaction.feedbackSummary,
     }),
     erased: t.boolean({
@@ -225,8 +226,9 @@ builder.objectType(FeedbackTokenPayload, {
       type: InteractionRef,
       nullable: true,
       // createFeedbackToken takes any id: issuing a token must not be a way to read.
-      authScopes: (payload) => readOrBound(payload.interactionId),
-      description: "The only interaction it accepts feedback for.",
+      authScopes: READ_ONLY,
+      description:
+        "The only interaction it accepts feedback for (READ only: issuing a token is not a way to read).",
       resolve: (payload, _args, context) => context.loaders.interaction.load(payload.interactionId),
     }),
   }),

@@ -284,7 +284,7 @@ describe("rules that keep training data whole", () => {
       `mutation { eraseUser(userId: "to-be-erased", mode: ANONYMIZE) { __typename } }`,
     );
     const after = await testApp.gql(
-      THUMBS,
+      `mutation($input: BinaryFeedbackInput!) { submitBinaryFeedback(input: $input) { __typename } }`,
       { input: { interactionId: id, positive: true } },
       token,
     );

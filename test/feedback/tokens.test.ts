@@ -41,7 +41,7 @@ const submitDocument = (kind: Kind) => /* GraphQL */ `
   mutation Submit($input: ${kinds[kind][1]}!) {
     ${kinds[kind][0]}(input: $input) {
       __typename
-      ... on SubmitFeedbackPayload { feedback { id kind source userId annotatorId } }
+      ... on SubmitFeedbackPayload { feedback { id kind source annotatorId } }
       ... on Error { code message }
     }
   }
@@ -85,7 +85,7 @@ describe("feedback tokens", () => {
     const { payload: submitted } = await submit("binary", binaryFor(payload.interaction.id), token);
     expect(submitted).toMatchObject({
       __typename: "SubmitFeedbackPayload",
-      feedback: { kind: "BINARY", source: "USER", userId: payload.interaction.userId },
+      feedback: { kind: "BINARY", source: "USER", annotatorId: null },
     });
     expect(await storedCounts(testApp)).toEqual({ ...before, feedback: before.feedback + 1 });
 
