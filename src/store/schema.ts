@@ -9,6 +9,7 @@ import type {
   InteractionDoc,
 } from "./documents.js";
 import type { JobDoc } from "./job-doc.js";
+import type { JudgeRubricDoc, JudgeRunDoc, JudgeWatermarkDoc } from "./judge-docs.js";
 
 /**
  * The one place that declares Loopgate's collections, the shape of their documents and their
@@ -25,6 +26,9 @@ export type CollectionDocuments = {
   jobs: JobDoc;
   retrainingRequests: RetrainingRequestDoc;
   incidents: IncidentDoc;
+  judgeRuns: JudgeRunDoc;
+  judgeRubrics: JudgeRubricDoc;
+  judgeWatermarks: JudgeWatermarkDoc;
 };
 
 export const collectionNames = [
@@ -37,6 +41,9 @@ export const collectionNames = [
   "jobs",
   "retrainingRequests",
   "incidents",
+  "judgeRuns",
+  "judgeRubrics",
+  "judgeWatermarks",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -142,4 +149,8 @@ export const indexDeclarations: {
     { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
     { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
+  // Automated feedback (pipeline/rlaif.ts): runs newest first; rubrics and the watermark by _id.
+  judgeRuns: [{ name: "recent", key: { startedAt: -1, _id: -1 } }],
+  judgeRubrics: [],
+  judgeWatermarks: [],
 };

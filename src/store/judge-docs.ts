@@ -1,0 +1,63 @@
+import type { ObjectId } from "mongodb";
+
+/**
+ * One run of the automated feedback job (pipeline/rlaif.ts) over interactions newer than the
+ * stored watermark. `_id` is the job's id, so a retried or resumed job updates the same run.
+ */
+export interface JudgeRunDoc {
+  _id: ObjectId;
+  rubric: { id: string; version: string };
+  /** The LLM (or rule) judges that scored the sample, in configuration order. */
+  judges: string[];
+  state: "running" | "succeeded" | "failed";
+  startedAt: Date;
+  updatedAt: Date;
+  finishedAt?: Date;
+  /** Interactions after this id were walked… */
+  fromId: ObjectId | null;
+  /** …up to and including this one. */
+  toId: ObjectId | null;
+  interactions: number;
+  sampled: number;
+  ruleVerdicts: number;
+  judgeVerdicts: number;
+  /** Verdicts found already stored (a rerun), not asked again. */
+  alreadyJudged: number;
+  failureCount: number;
+  /** The last failures (malformed judge output, refused requests), at most 20. */
+  failures: Array<{ judge: string; interactionId: ObjectId; error: string }>;
+  /** Two judges on the same sample: their agreement on pass/fail over this run's items. */
+  crossValidation?: CrossValidationCounts;
+  error?: string;
+}
+
+/** Pass/fail contingency of two judges over the items both scored. */
+export interface CrossValidationCounts {
+  judges: [string, string];
+  bothPassed: number;
+  firstOnly: number;
+  secondOnly: number;
+  neitherPassed: number;
+  /** Items where both named the same failure category (or none). */
+  sameCategory: number;
+}
+
+/** A rubric text as first used: a later run with the same id+version but other text is refused. */
+export interface JudgeRubricDoc {
+  /** `<id>:<version>` */
+  _id: string;
+  id: string;
+  version: string;
+  instructions: string;
+  /** SHA-256 of the instructions. */
+  hash: string;
+  firstUsedAt: Date;
+}
+
+/** Where the automated feedback walk stands: the last interaction id it finished. */
+export interface JudgeWatermarkDoc {
+  /** "rlaif" */
+  _id: string;
+  lastId: ObjectId;
+  updatedAt: Date;
+}
