@@ -224,12 +224,21 @@ export function createOpenAiCompatibleJudge(options: OpenAiCompatibleJudgeOption
  * plus a relevance check (the answer shares words with the question). Score = share of checks
  * passed; the category is the first failed check's.
  */
-export function createRuleJudge(options: { name?: string; checks?: RuleChecksConfig } = {}): Judge {
+export function createRuleJudge(
+  options: {
+    name?: string;
+    checks?: RuleChecksConfig;
+    /** Also fail answers that share no word with the question (default true). */
+    relevance?: boolean;
+  } = {},
+): Judge {
   const name = options.name ?? "rules";
   return {
     name,
     async evaluate(request) {
-      const results = runRuleChecks(options.checks ?? {}, request, { relevance: true });
+      const results = runRuleChecks(options.checks ?? {}, request, {
+        relevance: options.relevance ?? true,
+      });
       const failed = results.filter((result) => !result.passed);
       const score = results.length === 0 ? 1 : (results.length - failed.length) / results.length;
       return {

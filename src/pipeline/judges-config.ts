@@ -51,6 +51,8 @@ const ruleJudge = z
     type: z.literal("rules"),
     name: name.default("rules"),
     checks: ruleChecksSchema.default({}),
+    /** Also fail answers that share no word with the question. */
+    relevance: z.boolean().default(true),
   })
   .strict();
 

@@ -77,7 +77,7 @@ export function buildJudges(config: JudgesConfig): Array<{ judge: Judge; spec: J
             jsonMode: spec.jsonMode,
             timeoutMs: spec.timeoutMs,
           })
-        : createRuleJudge({ name: spec.name, checks: spec.checks }),
+        : createRuleJudge({ name: spec.name, checks: spec.checks, relevance: spec.relevance }),
   }));
 }
 
