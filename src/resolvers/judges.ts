@@ -4,6 +4,7 @@ import type { TimeWindow } from "../pipeline/audit.js";
 import { RLAIF_JOB } from "../pipeline/rlaif.js";
 import { builder } from "../schema/builder.js";
 import { TimeRangeInput } from "../schema/common.js";
+import { feedbackTypeNames } from "../schema/feedback.js";
 import {
   BiasAuditType,
   DriftReportType,
@@ -121,7 +122,11 @@ builder.queryFields((t) => ({
           ? {
               kind: "feedbackIds",
               ids: args.referenceFeedbackIds.map((id, index) =>
-                parseId(String(id), ["Feedback"], `referenceFeedbackIds.${index}`),
+                parseId(
+                  String(id),
+                  Object.values(feedbackTypeNames),
+                  `referenceFeedbackIds.${index}`,
+                ),
               ),
             }
           : { kind: "window", window: window(args.reference, defaults.reference) },
