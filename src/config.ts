@@ -49,13 +49,9 @@ const jobsEnv = {
 /** Automated feedback (RLAIF judges) and the bias/drift audit: one JSON block each. */
 const judgesEnv = {
   /** The `judges` block (pipeline/judges-config.ts); unset: no automated feedback. */
-  JUDGES_CONFIG: jsonEnv(judgesConfigSchema)
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
+  JUDGES_CONFIG: jsonEnv(judgesConfigSchema),
   /** The `audit` block; unset: defaults (no segment fields, topic from metadata.topic). */
-  AUDIT_CONFIG: jsonEnv(auditConfigSchema)
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
+  AUDIT_CONFIG: jsonEnv(auditConfigSchema),
 };
 
 export const configSchema = z.object({

@@ -132,17 +132,24 @@ export const auditConfigSchema = z
   .strict();
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 
-/** A JSON environment variable validated by `schema`; issues are reported under `variable`. */
+/**
+ * An optional JSON environment variable validated by `schema` (unset or empty: undefined); each
+ * issue is reported with its path inside the JSON.
+ */
 export function jsonEnv<Schema extends z.ZodType>(schema: Schema) {
-  return z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: "must be a JSON object" });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+  return z.preprocess(
+    (value) => (value === "" ? undefined : value),
+    z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+          return z.NEVER;
+        }
+      })
+      .pipe(schema)
+      .optional(),
+  );
 }
