@@ -2,20 +2,10 @@ import { EventEmitter } from "node:events";
 import { SlowConsumerError } from "./errors.js";
 import type { FeedbackDoc, InteractionDoc } from "./store/documents.js";
 
-/** What the drift audit's refresh measured (pipeline/audit.ts); the divergence gauges listen. */
-export interface DriftMeasured {
-  readonly threshold: number;
-  readonly dimensions: ReadonlyArray<{
-    readonly dimension: string;
-    readonly divergence: number | null;
-  }>;
-}
-
 /** What the domain announces after a write is durable. */
 export interface DomainEventMap {
   interactionRecorded: InteractionDoc;
   feedbackRecorded: FeedbackDoc;
-  driftMeasured: DriftMeasured;
 }
 
 export interface DomainEvents {

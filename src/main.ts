@@ -93,9 +93,10 @@ export function assemble(
   const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
   registerDomainMetrics(metrics.registry, services.events);
-  registerDriftMetrics(metrics.registry, services.events, {
+  registerDriftMetrics(metrics.registry, {
     dimensions: services.audit.dimensions,
     threshold: deps.config.audit.threshold,
+    latest: () => services.audit.latest(),
   });
   if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const jobObserver = registerJobMetrics(metrics.registry, {

@@ -155,6 +155,6 @@ export function createServices(deps: ServiceDeps): Services {
       ...createAlertRecordsService({ collections }),
     },
     judges: createRlaifService({ collections, feedback, keys, clock, config: config.judges }),
-    audit: createAuditService({ collections, clock, config: config.audit, events }),
+    audit: createAuditService({ collections, clock, config: config.audit }),
   };
 }

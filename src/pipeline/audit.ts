@@ -8,14 +8,14 @@
  *              reference window of feedback) against live traffic, per dimension (failure
  *              category, prompt length, topic, each segment field), as a Jensen–Shannon
  *              divergence in 0..1 with a threshold
- *   refresh  — the drift of the default windows, announced as an event the divergence gauges
- *              listen to (observability/drift-metrics.ts)
+ *   refresh  — the drift of the default windows, stored; the divergence gauges read the newest
+ *              report at each scrape (observability/drift-metrics.ts)
  */
-import type { ObjectId } from "mongodb";
+import { ObjectId } from "mongodb";
 import type { Clock } from "../clock.js";
 import { ValidationError } from "../errors.js";
-import type { DomainEvents } from "../events.js";
 import type { FeedbackDoc, FeedbackSource, InteractionDoc } from "../store/documents.js";
+import type { DriftReportDoc } from "../store/judge-docs.js";
 import type { Collections } from "../store/mongo.js";
 import type { AuditConfig } from "./judges-config.js";
 
@@ -178,8 +178,10 @@ export interface AuditService {
   readonly dimensions: readonly DriftDimension[];
   biasAudit(options?: { fields?: readonly string[]; window?: TimeWindow }): Promise<BiasAudit>;
   drift(options?: { reference?: DriftReference; live?: TimeWindow }): Promise<DriftReport>;
-  /** Drift of the default windows, announced to the gauges (the `audit.drift` job). */
+  /** Drift of the default windows, stored for the gauges (the `audit.drift` job). */
   refresh(): Promise<DriftReport>;
+  /** The newest stored report (from `refresh`), if any. */
+  latest(): Promise<DriftReportDoc | null>;
   /** The default live window and reference window at the clock's now. */
   defaultWindows(): { live: TimeWindow; reference: TimeWindow };
 }
@@ -193,10 +195,9 @@ type AuditInteraction = Pick<InteractionDoc, "_id" | "query" | "metadata" | "set
 const IN_CHUNK = 1_000;
 
 export function createAuditService(deps: {
-  collections: Pick<Collections, "interactions" | "feedback">;
+  collections: Pick<Collections, "interactions" | "feedback" | "driftReports">;
   clock: Clock;
   config: AuditConfig;
-  events?: Pick<DomainEvents, "emit">;
 }): AuditService {
   const { collections, clock, config } = deps;
   const dimensions: DriftDimension[] = [
@@ -579,15 +580,19 @@ export function createAuditService(deps: {
 
     async refresh() {
       const report = await service.drift();
-      deps.events?.emit("driftMeasured", {
-        threshold: report.threshold,
-        dimensions: report.dimensions.map(({ dimension, divergence }) => ({
-          dimension,
-          divergence,
+      await collections.driftReports.insertOne({
+        _id: new ObjectId(),
+        ...report,
+        dimensions: report.dimensions.map((dimension) => ({
+          ...dimension,
+          reference: [...dimension.reference],
+          live: [...dimension.live],
         })),
       });
       return report;
     },
+
+    latest: () => collections.driftReports.findOne({}, { sort: { computedAt: -1 } }),
   };
   return service;
 }

@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors.js";
 import { parseId } from "../ids.js";
-import type { TimeWindow } from "../pipeline/audit.js";
+import type { DriftReport, TimeWindow } from "../pipeline/audit.js";
 import { RLAIF_JOB } from "../pipeline/rlaif.js";
 import { builder } from "../schema/builder.js";
 import { TimeRangeInput } from "../schema/common.js";
@@ -85,6 +85,15 @@ builder.queryFields((t) => ({
         window: window(args.window, audit.defaultWindows().live),
       });
     },
+  }),
+  latestDriftReport: t.field({
+    type: DriftReportType,
+    nullable: true,
+    authScopes: { read: true },
+    description:
+      "The drift report the refresh job stored last (the one the divergence gauges export); null before the first refresh. Reports are kept 30 days.",
+    resolve: async (_root, _args, context) =>
+      (await context.services.audit.latest()) as DriftReport | null,
   }),
   driftReport: t.field({
     type: DriftReportType,

@@ -61,3 +61,28 @@ export interface JudgeWatermarkDoc {
   lastId: ObjectId;
   updatedAt: Date;
 }
+
+/**
+ * A drift report the refresh job stored (pipeline/audit.ts): the divergence gauges read the newest
+ * one at each scrape, so every process exports the same figures. Removed after 30 days.
+ */
+export interface DriftReportDoc {
+  _id: ObjectId;
+  computedAt: Date;
+  threshold: number;
+  exceeded: boolean;
+  reference: {
+    kind: "window" | "feedbackIds";
+    window: { from: Date; to: Date } | null;
+    label: string | null;
+    feedback: number;
+  };
+  live: { window: { from: Date; to: Date }; interactions: number; feedback: number };
+  dimensions: Array<{
+    dimension: string;
+    divergence: number | null;
+    exceeded: boolean;
+    reference: Array<{ value: string; count: number; share: number }>;
+    live: Array<{ value: string; count: number; share: number }>;
+  }>;
+}

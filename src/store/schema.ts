@@ -9,7 +9,12 @@ import type {
   InteractionDoc,
 } from "./documents.js";
 import type { JobDoc } from "./job-doc.js";
-import type { JudgeRubricDoc, JudgeRunDoc, JudgeWatermarkDoc } from "./judge-docs.js";
+import type {
+  DriftReportDoc,
+  JudgeRubricDoc,
+  JudgeRunDoc,
+  JudgeWatermarkDoc,
+} from "./judge-docs.js";
 
 /**
  * The one place that declares Loopgate's collections, the shape of their documents and their
@@ -29,6 +34,7 @@ export type CollectionDocuments = {
   judgeRuns: JudgeRunDoc;
   judgeRubrics: JudgeRubricDoc;
   judgeWatermarks: JudgeWatermarkDoc;
+  driftReports: DriftReportDoc;
 };
 
 export const collectionNames = [
@@ -44,6 +50,7 @@ export const collectionNames = [
   "judgeRuns",
   "judgeRubrics",
   "judgeWatermarks",
+  "driftReports",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -153,4 +160,6 @@ export const indexDeclarations: {
   judgeRuns: [{ name: "recent", key: { startedAt: -1, _id: -1 } }],
   judgeRubrics: [],
   judgeWatermarks: [],
+  // The newest report (the gauges, latestDriftReport) walks this backwards; reports expire.
+  driftReports: [{ name: "computed", key: { computedAt: 1 }, expireAfterSeconds: 30 * 86_400 }],
 };

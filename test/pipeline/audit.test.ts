@@ -10,7 +10,8 @@ import { waitUntil } from "../support/poll.js";
  * topics between a reference window and live traffic, and the divergence gauge set by the refresh
  * job crossing its threshold.
  */
-const now = new Date("2026-06-10T12:00:00Z");
+// Near the real time: stored drift reports expire 30 days after computedAt (a TTL index).
+const now = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
 const clock = createManualClock(now);
 const hoursAgo = (hours: number) => new Date(now.getTime() - hours * 3_600_000).toISOString();
 
@@ -215,6 +216,13 @@ describe("drift between training data and live traffic", () => {
     ]);
 
     await refreshThroughTheJob();
+    const latest = await testApp.gql(/* GraphQL */ `
+      query { latestDriftReport { exceeded computedAt dimensions { dimension divergence } } }
+    `);
+    expect(latest.data?.latestDriftReport.exceeded).toBe(true);
+    expect(new Date(latest.data?.latestDriftReport.computedAt).toISOString()).toBe(
+      now.toISOString(),
+    );
     const [line] = await metric('loopgate_training_data_divergence{dimension="topic"}');
     expect(Number(line?.split(" ")[1])).toBeCloseTo(0.3112781245, 9);
     expect(Number(line?.split(" ")[1])).toBeGreaterThan(0.2);
