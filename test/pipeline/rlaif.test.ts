@@ -30,6 +30,15 @@ beforeAll(async () => {
       const sent = JSON.parse(body) as { messages: Array<{ content: string }> };
       const answer = sent.messages[1]?.content.split("Answer to evaluate:")[1] ?? "";
       const wrong = answer.includes("wrong");
+      if (answer.includes("garble")) {
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(
+          JSON.stringify({
+            choices: [{ message: { role: "assistant", content: "I would rather not say." } }],
+          }),
+        );
+        return;
+      }
       const ok = request.headers.authorization === "Bearer sk-judge-test";
       response.writeHead(ok ? 200 : 401, { "content-type": "application/json" });
       response.end(
@@ -118,6 +127,8 @@ const responses = [
   "Call support at the number in your contract.",
   "yes",
 ];
+
+const rawId = (globalId: string) => Buffer.from(globalId, "base64").toString().split(":")[1] ?? "";
 
 async function runJob(): Promise<string> {
   const result = await testApp.gql(RUN);
@@ -249,6 +260,43 @@ describe("automated feedback (RLAIF)", () => {
     await runJob();
     const [run] = (await testApp.gql(RUNS)).data?.judgeRuns ?? [];
     expect(run).toMatchObject({ state: "SUCCEEDED", interactions: 0, judgeVerdicts: 0 });
+  });
+
+  it("skips and reports interactions a judge answers with malformed output", async () => {
+    // Record until one lands in the sample (each has an even chance).
+    const garbled: string[] = [];
+    for (let i = 0; i < 40 && !garbled.some((id) => sampled(new ObjectId(rawId(id)), 0.5)); i++) {
+      garbled.push((await recordInteraction(testApp, { response: `garble number ${i} here` })).id);
+    }
+    const inSample = garbled.filter((id) => sampled(new ObjectId(rawId(id)), 0.5));
+    expect(inSample.length).toBe(1);
+    await runJob();
+    const [run] =
+      (
+        await testApp.gql(/* GraphQL */ `
+        query { judgeRuns(limit: 1) { state interactions sampled judgeVerdicts failureCount failures { judge interactionId error } } }
+      `)
+      ).data?.judgeRuns ?? [];
+    expect(run).toMatchObject({
+      state: "SUCCEEDED",
+      interactions: garbled.length,
+      sampled: 1,
+      // The rule judge still judged it; the LLM's answer was refused.
+      judgeVerdicts: 1,
+      failureCount: 1,
+    });
+    expect(run.failures).toEqual([
+      {
+        judge: "fake-gpt",
+        interactionId: inSample[0],
+        error: expect.stringContaining("no JSON object"),
+      },
+    ]);
+    const judged = await testApp.gql(FEEDBACK, { sources: ["LLM_JUDGE"] });
+    const onGarbled = judged.data?.feedback.edges.filter(
+      (edge: { node: { interaction: { id: string } } }) => edge.node.interaction.id === inSample[0],
+    );
+    expect(onGarbled).toEqual([]);
   });
 
   it("refuses a changed rubric text under the same version", async () => {
