@@ -318,6 +318,55 @@ describe("automated feedback (RLAIF)", () => {
     await expect(run).rejects.toThrow(/requires a new version/);
   });
 
+  it("checkpoints each batch and resumes after the last checkpointed interaction", async () => {
+    const config = testApp.config.judges as JudgesConfig;
+    const rulesOnly = createRlaifService({
+      collections: testApp.store.collections,
+      feedback: testApp.services.feedback,
+      keys: testApp.services.keys,
+      clock: { now: () => new Date() },
+      config: { ...config, batchSize: 1, sampleRate: 0, rules: { length: { minChars: 5 } } },
+    });
+    const [a, b, c] = [
+      await recordInteraction(testApp, { response: "first answer" }),
+      await recordInteraction(testApp, { response: "second answer" }),
+      await recordInteraction(testApp, { response: "third answer" }),
+    ].map((recorded) => rawId(recorded.id));
+    const checkpoints: Array<Record<string, unknown>> = [];
+    // As if an earlier attempt had finished the batch of `a` and then crashed.
+    const run = await rulesOnly.run({
+      runId: new ObjectId(),
+      signal: new AbortController().signal,
+      progress: {
+        lastId: a,
+        fromId: a,
+        totals: {
+          interactions: 1,
+          sampled: 0,
+          ruleVerdicts: 1,
+          judgeVerdicts: 0,
+          alreadyJudged: 0,
+          failureCount: 0,
+        },
+      },
+      checkpoint: async (progress) => {
+        checkpoints.push(progress);
+      },
+    });
+    expect(checkpoints.map((progress) => progress.lastId)).toEqual([b, c]);
+    expect(run).toMatchObject({ state: "succeeded", interactions: 3, ruleVerdicts: 3 });
+    // No run walked these before: `a` (done by the "crashed" attempt) gets nothing from this one.
+    const stored = await testApp.store.collections.feedback
+      .find({
+        key: "rlaif.rules",
+        interactionIds: { $in: [a, b, c].map((id) => new ObjectId(id)) },
+      })
+      .toArray();
+    expect(stored.map((feedback) => feedback.interactionId?.toHexString()).sort()).toEqual(
+      [b, c].sort(),
+    );
+  });
+
   it("runJudges needs the admin scope", async () => {
     const reader = await testApp.key(["read"]);
     const result = await testApp.gql(RUN, {}, reader);
