@@ -1,4 +1,11 @@
 import { z } from "zod";
+import {
+  type AuditConfig,
+  auditConfigSchema,
+  type JudgesConfig,
+  jsonEnv,
+  judgesConfigSchema,
+} from "./pipeline/judges-config.js";
 
 /**
  * Every environment variable Loopgate reads, in one schema. Only the composition root passes
@@ -39,8 +46,17 @@ const jobsEnv = {
     .default(7 * 24),
 };
 
+/** Automated feedback (RLAIF judges) and the bias/drift audit: one JSON block each. */
+const judgesEnv = {
+  /** The `judges` block (pipeline/judges-config.ts); unset: no automated feedback. */
+  JUDGES_CONFIG: jsonEnv(judgesConfigSchema),
+  /** The `audit` block; unset: defaults (no segment fields, topic from metadata.topic). */
+  AUDIT_CONFIG: jsonEnv(auditConfigSchema),
+};
+
 export const configSchema = z.object({
   ...jobsEnv,
+  ...judgesEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -166,6 +182,9 @@ export interface Config {
   /** Undefined means: the alert webhook is off. */
   readonly alertWebhookToken: string | undefined;
   readonly edge: EdgeConfig;
+  /** Undefined means: no automated feedback (RLAIF) is configured. */
+  readonly judges: JudgesConfig | undefined;
+  readonly audit: AuditConfig;
 }
 
 /** Time and connection limits at the HTTP edge and towards the database. */
@@ -200,6 +219,13 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
   if (result.success && result.data.HTTP_REQUEST_TIMEOUT_MS < result.data.HTTP_HEADERS_TIMEOUT_MS) {
     problems.push("HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS");
   }
+  const apiKeys: Record<string, string> = {};
+  for (const judge of result.success ? (result.data.JUDGES_CONFIG?.judges ?? []) : []) {
+    if (judge.type !== "openai" || !judge.apiKeyEnv) continue;
+    const key = environment[judge.apiKeyEnv];
+    if (key) apiKeys[judge.name] = key;
+    else problems.push(`${judge.apiKeyEnv}: is required by judge ${judge.name} (JUDGES_CONFIG)`);
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const env = result.data;
   return {
@@ -229,6 +255,8 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       sweepIntervalMs: env.JOBS_SWEEP_SECONDS * 1_000,
     },
     alertWebhookToken: env.ALERT_WEBHOOK_TOKEN,
+    judges: env.JUDGES_CONFIG ? { ...env.JUDGES_CONFIG, apiKeys } : undefined,
+    audit: env.AUDIT_CONFIG ?? auditConfigSchema.parse({}),
     edge: {
       mongodbTimeoutMs: env.MONGODB_TIMEOUT_MS,
       mongodbServerSelectionTimeoutMs: env.MONGODB_SERVER_SELECTION_TIMEOUT_MS,

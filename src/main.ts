@@ -11,10 +11,12 @@ import { createPeriodic, type Periodic } from "./jobs/periodic.js";
 import type { JobCatalog } from "./jobs/types.js";
 import { createJobWorker, type JobWorker } from "./jobs/worker.js";
 import { registerDomainMetrics } from "./observability/domain-metrics.js";
+import { registerDriftMetrics } from "./observability/drift-metrics.js";
 import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
+import { createAutomationTicks } from "./pipeline/ticks.js";
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
@@ -69,6 +71,8 @@ export interface Assembled {
    * feedback marked before this process started (a crash's leftovers), then sweeps on a cadence.
    */
   readonly sweeper: Periodic | undefined;
+  /** Automated feedback and drift refresh cadences (empty when LOOPGATE_ROLE=api); not started. */
+  readonly ticks: readonly Periodic[];
 }
 
 /**
@@ -89,6 +93,11 @@ export function assemble(
   const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
   registerDomainMetrics(metrics.registry, services.events);
+  registerDriftMetrics(metrics.registry, {
+    dimensions: services.audit.dimensions,
+    threshold: deps.config.audit.threshold,
+    latest: () => services.audit.latest(),
+  });
   if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const jobObserver = registerJobMetrics(metrics.registry, {
     types: [...services.jobs.types.keys()],
@@ -121,6 +130,18 @@ export function assemble(
         failed: (error) => deps.logger.warn({ err: error }, "outbox sweep failed; retrying later"),
       })
     : undefined;
+  const ticks = worker
+    ? createAutomationTicks({
+        judges: deps.config.judges,
+        audit: deps.config.audit,
+        enqueue: (type, payload, options) => services.jobs.enqueue(type, payload, options),
+        failed: (error, type) =>
+          deps.logger.warn(
+            { err: error, type },
+            "could not enqueue a periodic job; retrying later",
+          ),
+      })
+    : [];
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -131,7 +152,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper };
+  return { services, app, worker, sweeper, ticks };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -231,7 +252,7 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper } = assembled;
+  const { services, app, worker, sweeper, ticks } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -254,6 +275,7 @@ export async function startLoopgate(
   );
   worker?.start();
   sweeper?.start();
+  for (const tick of ticks) tick.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -269,6 +291,7 @@ export async function startLoopgate(
           http.stop(config.shutdownTimeoutMs, () => services.events.close()),
           worker?.stop(config.shutdownTimeoutMs),
           sweeper?.stop(),
+          ...ticks.map((tick) => tick.stop()),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();

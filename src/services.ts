@@ -21,6 +21,8 @@ import { createInteractionService, type InteractionService } from "./interaction
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
 import type { Logger } from "./observability/logger.js";
+import { type AuditService, createAuditService } from "./pipeline/audit.js";
+import { createRlaifService, type RlaifService } from "./pipeline/rlaif.js";
 import { createErasureService, type ErasureService } from "./privacy/erasure.js";
 import { createPayloadHasher } from "./privacy/payload-hash.js";
 import { createPseudonymizer } from "./privacy/pseudonym.js";
@@ -51,6 +53,10 @@ export interface Services {
   readonly postWrite: PostWriteContext;
   /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
   readonly alerts: AlertIntakeService & AlertRecordsService;
+  /** Automated feedback: rule checks and LLM judges (pipeline/rlaif.ts). */
+  readonly judges: RlaifService;
+  /** Bias and drift audit of feedback against live traffic (pipeline/audit.ts). */
+  readonly audit: AuditService;
 }
 
 export interface ServiceDeps {
@@ -121,6 +127,7 @@ export function createServices(deps: ServiceDeps): Services {
     events,
     enforceDeclaredKeys: config.enforceDeclaredKeys,
   });
+  const feedback = { ...ingest, ...createFeedbackReadService({ collections }) };
   return {
     system: createSystemService(deps),
     interactions: createInteractionService({
@@ -131,7 +138,7 @@ export function createServices(deps: ServiceDeps): Services {
       fingerprint,
       events,
     }),
-    feedback: { ...ingest, ...createFeedbackReadService({ collections }) },
+    feedback,
     tokens,
     keys,
     conflicts,
@@ -147,5 +154,7 @@ export function createServices(deps: ServiceDeps): Services {
       ...createAlertIntakeService({ collections, clock }),
       ...createAlertRecordsService({ collections }),
     },
+    judges: createRlaifService({ collections, feedback, keys, clock, config: config.judges }),
+    audit: createAuditService({ collections, clock, config: config.audit }),
   };
 }

@@ -9,6 +9,12 @@ import type {
   InteractionDoc,
 } from "./documents.js";
 import type { JobDoc } from "./job-doc.js";
+import type {
+  DriftReportDoc,
+  JudgeRubricDoc,
+  JudgeRunDoc,
+  JudgeWatermarkDoc,
+} from "./judge-docs.js";
 
 /**
  * The one place that declares Loopgate's collections, the shape of their documents and their
@@ -25,6 +31,10 @@ export type CollectionDocuments = {
   jobs: JobDoc;
   retrainingRequests: RetrainingRequestDoc;
   incidents: IncidentDoc;
+  judgeRuns: JudgeRunDoc;
+  judgeRubrics: JudgeRubricDoc;
+  judgeWatermarks: JudgeWatermarkDoc;
+  driftReports: DriftReportDoc;
 };
 
 export const collectionNames = [
@@ -37,6 +47,10 @@ export const collectionNames = [
   "jobs",
   "retrainingRequests",
   "incidents",
+  "judgeRuns",
+  "judgeRubrics",
+  "judgeWatermarks",
+  "driftReports",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -142,4 +156,10 @@ export const indexDeclarations: {
     { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
     { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
+  // Automated feedback (pipeline/rlaif.ts): runs newest first; rubrics and the watermark by _id.
+  judgeRuns: [{ name: "recent", key: { startedAt: -1, _id: -1 } }],
+  judgeRubrics: [],
+  judgeWatermarks: [],
+  // The newest report (the gauges, latestDriftReport) walks this backwards; reports expire.
+  driftReports: [{ name: "computed", key: { computedAt: 1 }, expireAfterSeconds: 30 * 86_400 }],
 };
