@@ -5,7 +5,8 @@
  *   query-exec.ts / planner.ts          candidates from indexes, then mingo decides
  *   mingo-engine.ts (+ query-operators, agg-operators, projection)   mingo, with BSON semantics
  *   write-docs.ts                       inserts, updates, upserts (types kept across mingo)
- *   catalog.ts / collection.ts          collections, in-memory indexes, one transaction per write
+ *   catalog.ts / collection.ts          collections, in-memory indexes, one savepoint per write
+ *   group-commit.ts                     writes that arrive together: one transaction, one fsync
  *   doc-cache.ts                        bounded LRU of decoded documents (documents live in SQLite)
  *   sorted-index.ts / index-keys.ts / text-search.ts / ttl.ts   index structures and TTL
  *   storage.ts                          SQLite (WAL, synchronous=FULL), the source of truth
@@ -17,6 +18,7 @@ import type { StoredDoc } from "./collection.js";
 import type { ServerState } from "./commands/index.js";
 import { createCursorRegistry } from "./cursors.js";
 import { type CacheStats, DocumentCache } from "./doc-cache.js";
+import { createWriteGroup } from "./group-commit.js";
 import { createQueryEngine } from "./mingo-engine.js";
 import { createServerParameters } from "./parameters.js";
 import { createWireServer } from "./server.js";
@@ -59,6 +61,8 @@ export interface EmbeddedStoreStats {
   /** Size of the SQLite file (pages in use × page size). */
   readonly fileBytes: number;
   readonly cache: CacheStats;
+  /** Group commit since start: transactions committed and the write commands they carried. */
+  readonly commits: { readonly groups: number; readonly writes: number };
 }
 
 export interface EmbeddedMongo {
@@ -96,9 +100,18 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
   const storage = openStorage(options.dbPath);
   const engine = createQueryEngine();
   const cache = new DocumentCache<StoredDoc>((options.cacheMb ?? DEFAULT_CACHE_MB) * 1024 * 1024);
+  const commits = { groups: 0, writes: 0 };
+  const writes = createWriteGroup({
+    storage,
+    logger,
+    onCommit(count) {
+      commits.groups++;
+      commits.writes += count;
+    },
+  });
   let catalog: Catalog;
   try {
-    catalog = new Catalog(storage, engine, cache);
+    catalog = new Catalog(storage, engine, cache, writes);
   } catch (error) {
     storage.close();
     throw error;
@@ -112,7 +125,12 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
   let state: ServerState | undefined;
   let loading: Promise<void> | undefined;
   let closing = false;
-  const wire = createWireServer({ logger, state: () => state!, loading: () => loading });
+  const wire = createWireServer({
+    logger,
+    state: () => state!,
+    loading: () => loading,
+    writes,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       wire.server.once("error", reject);
@@ -220,6 +238,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
       collections,
       fileBytes: storage.fileSize(),
       cache: cache.stats(),
+      commits: { ...commits },
     };
   };
 
@@ -240,6 +259,8 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
         ttl?.stop();
         clearInterval(budgetTimer);
         clearInterval(reaper);
+        // Writes of the last turn (and their held replies) are committed before anything closes.
+        writes.commit();
         await wire.close();
         cursors.clear();
         storage.close();
