@@ -8,7 +8,9 @@ import type { Storage } from "./storage.js";
  * command runs in its own savepoint (a failing command rolls back only its own changes). The
  * commit is deferred to `setImmediate`, i.e. until the event loop has run every request already
  * read from the sockets; so while one commit's fsync blocks the store's thread, the writes that
- * arrive meanwhile pile up and the next turn commits them all at once. Every reply produced
+ * arrive meanwhile pile up and the next turn commits them all at once. A group that has been
+ * open for MAX_GROUP_MS commits at once after its current command, so one turn with a lot of
+ * work does not hold its first replies for long. Every reply produced
  * while a group is open (reads too: they may have seen its uncommitted writes) is held until the
  * COMMIT returned; if the commit fails, the in-memory changes of the whole group are undone and
  * the held replies are never sent (their connections are closed: the outcome is unknown to the
@@ -37,7 +39,12 @@ export interface WriteGroupOptions {
   readonly logger?: Logger | undefined;
   /** Called after every commit with the number of write commands it made durable (metrics, tests). */
   readonly onCommit?: ((commands: number) => void) | undefined;
+  /** false: every write command commits on its own (one fsync each), the benchmark's baseline. */
+  readonly grouped?: boolean | undefined;
 }
+
+/** Longest a group stays open while commands keep running in one turn of the event loop. */
+const MAX_GROUP_MS = 10;
 
 export function createWriteGroup(options: WriteGroupOptions): WriteGroup {
   const { storage, logger } = options;
@@ -45,6 +52,7 @@ export function createWriteGroup(options: WriteGroupOptions): WriteGroup {
   let waiters: ((error?: Error) => void)[] = [];
   let commands = 0;
   let scheduled: NodeJS.Immediate | undefined;
+  let openedAt = 0;
 
   /** Undoes the group's in-memory changes (newest first) and fails everything waiting on it. */
   const abandon = (error: Error) => {
@@ -88,6 +96,7 @@ export function createWriteGroup(options: WriteGroupOptions): WriteGroup {
   return {
     run(fn, commandUndo) {
       const wasOpen = storage.inGroup();
+      if (!wasOpen) openedAt = performance.now();
       let result: ReturnType<typeof fn>;
       try {
         result = storage.transaction(fn);
@@ -101,7 +110,8 @@ export function createWriteGroup(options: WriteGroupOptions): WriteGroup {
       }
       undo.push(...commandUndo);
       commands++;
-      scheduled ??= setImmediate(commit);
+      if (options.grouped === false || performance.now() - openedAt >= MAX_GROUP_MS) commit();
+      else scheduled ??= setImmediate(commit);
       return result;
     },
     isOpen: () => storage.inGroup(),

@@ -41,6 +41,9 @@ export interface WireServerOptions {
   readonly writes: WriteGroup;
 }
 
+/** Commands whose replies reveal no stored data. */
+const DATA_FREE = new Set(["hello", "ismaster", "isMaster", "buildInfo", "buildinfo", "ping"]);
+
 /** Answered while the store loads, so drivers can connect and wait for their first command. */
 const ANSWERED_WHILE_LOADING = new Set(["hello", "ismaster", "isMaster", "buildInfo", "buildinfo"]);
 
@@ -99,13 +102,20 @@ export function createWireServer(options: WireServerOptions): WireServer {
       logger?.[level]({ err: error, connection: connection.id }, "closing connection");
       socket.destroy();
     };
-    /** Writes a reply once nothing it may have seen is uncommitted. */
-    const send = (out: Buffer) => {
-      if (!options.writes.isOpen()) {
+    // Replies of this connection still waiting for a commit (later ones queue behind them).
+    let held = 0;
+    /**
+     * Writes a reply once nothing it may have seen is uncommitted. Handshakes and pings read no
+     * data, so they never wait (drivers open connections and monitor with them under load).
+     */
+    const send = (out: Buffer, readsNoData: boolean) => {
+      if (!options.writes.isOpen() || (readsNoData && held === 0)) {
         socket.write(out);
         return;
       }
+      held++;
       options.writes.afterCommit((error) => {
+        held--;
         if (socket.destroyed) return;
         // Not committed: the client must not read an answer; a closed connection leaves the
         // outcome unknown to it (retryable writes retry), never falsely acknowledged.
@@ -124,7 +134,8 @@ export function createWireServer(options: WireServerOptions): WireServer {
           socket.destroy();
           return false;
         }
-        if (out) send(out);
+        if (out)
+          send(out, request.kind !== "msg" || DATA_FREE.has(Object.keys(request.body)[0] ?? ""));
         return true;
       } catch (error) {
         fail(error);
