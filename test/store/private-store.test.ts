@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
@@ -157,5 +157,11 @@ describe.runIf(onLinux)("a data directory whose socket path is too long", () => 
       /socket path .+ is \d+ bytes, over this OS's limit of 107 for Unix sockets; set DATA_DIR to a shorter path/,
     );
     expect(existsSync(dataDir)).toBe(false);
+  }, 60_000);
+
+  it("a data directory that cannot be created fails the start with the store's reason", async () => {
+    const file = join(base, "a-file");
+    await writeFile(file, "not a directory");
+    await expect(startLoopgate(environment(join(file, "data")))).rejects.toThrow(/ENOTDIR/);
   }, 60_000);
 });
