@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
@@ -68,6 +68,9 @@ describe.runIf(onLinux)("the store Loopgate starts for itself", () => {
   let running: RunningLoopgate;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "loopgate-private-"));
+    // A store directory left readable by an older version is tightened to 0700 at start.
+    await mkdir(join(dataDir, "db"), { mode: 0o755 });
+    await chmod(join(dataDir, "db"), 0o755);
     running = await startLoopgate(environment(dataDir));
   }, 60_000);
   afterAll(async () => {
