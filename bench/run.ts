@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
+import { benchGroupCommit } from "./group-commit.js";
 import { runHttpBench } from "./http.js";
 import { benchQueue } from "./jobs.js";
 import { runScale } from "./scale.js";
@@ -152,6 +153,8 @@ async function runStoreBench(scaleDocs: number) {
         `(p95 ${fmt(group.p95Ms)})`,
     );
     console.log("");
+    await printGroupCommitBench();
+    console.log("");
     await printQueueBench(client, second, dbName);
     if (!external && scaleDocs > 0) await scaleSection(scaleDocs);
     console.log(`total bench time: ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
@@ -162,6 +165,30 @@ async function runStoreBench(scaleDocs: number) {
     await store?.close();
     if (dbPath) await rm(dbPath, { recursive: true, force: true });
   }
+}
+
+async function printGroupCommitBench() {
+  const { perWrite, grouped } = await benchGroupCommit();
+  const widths = [44, 10, 9, 9, 16];
+  console.log(
+    "insertOne, 64 concurrent writers, store on its own thread (private socket), as Loopgate runs it:",
+  );
+  console.log(row(["", "writes/s", "p50", "p99", "writes/commit"], widths));
+  for (const [label, r] of [
+    ["a commit (fsync) per write (baseline)", perWrite],
+    ["group commit", grouped],
+  ] as const) {
+    console.log(
+      row(
+        [label, int(r.writesPerSec), fmt(r.p50Ms), fmt(r.p99Ms), r.writesPerCommit.toFixed(1)],
+        widths,
+      ),
+    );
+  }
+  console.log(
+    `  ratio group commit / baseline: ${(grouped.writesPerSec / perWrite.writesPerSec).toFixed(2)}× writes/s, ` +
+      `p99 ${(grouped.p99Ms / perWrite.p99Ms).toFixed(2)}×`,
+  );
 }
 
 async function printQueueBench(first: MongoClient, second: MongoClient, dbName: string) {

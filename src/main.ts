@@ -20,8 +20,9 @@ import { createAutomationTicks } from "./pipeline/ticks.js";
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
-import type { EmbeddedMongo, EmbeddedStoreStats } from "./store/embedded/index.js";
+import type { EmbeddedStoreStats } from "./store/embedded/index.js";
 import { registerEmbeddedStoreMetrics } from "./store/embedded/metrics.js";
+import type { StoreThread } from "./store/embedded/thread.js";
 import { createLoaders } from "./store/loaders.js";
 import { connectStore, type Store } from "./store/mongo.js";
 
@@ -86,7 +87,7 @@ export function assemble(
     /** Job types and handlers beside this build's own (src/job-catalog.ts); tests add theirs. */
     jobs?: JobCatalog<Services>;
     /** The embedded store's figures for /metrics, when Loopgate started its own store. */
-    embeddedStats?: (() => EmbeddedStoreStats) | undefined;
+    embeddedStats?: (() => EmbeddedStoreStats | Promise<EmbeddedStoreStats>) | undefined;
   },
 ): Assembled {
   const jobs = withJobTypes(deps.jobs);
@@ -189,17 +190,17 @@ export async function startLoopgate(
     throw new StartError(listenProblem(error, config.host, config.port));
   });
 
-  let embedded: EmbeddedMongo | undefined;
+  let embedded: StoreThread | undefined;
   let store: Store | undefined;
   let assembled: Assembled;
   try {
     let uri = config.mongodbUri;
     if (!uri) {
       const dbPath = resolve(config.dataDir, "db");
-      // Loaded only when needed: deployments on MongoDB never load the SQLite native module.
-      const { startEmbeddedMongo } = await import("./store/embedded/index.js");
-      embedded = await startEmbeddedMongo({
-        port: 0,
+      // Loaded only when needed. The store runs on its own thread, reachable only through a
+      // Unix socket in dbPath that only this OS user can open (src/store/embedded/thread.ts).
+      const { startStoreThread } = await import("./store/embedded/thread.js");
+      embedded = await startStoreThread({
         dbPath,
         logger: logger.child({ component: "embedded-store" }),
         cacheMb: config.embeddedCacheMb,
@@ -211,7 +212,10 @@ export async function startLoopgate(
         );
       });
       uri = embedded.uri;
-      logger.info({ uri, dbPath }, "embedded store started (set MONGODB_URI to use MongoDB)");
+      logger.info(
+        { socket: embedded.socketPath, dbPath },
+        "embedded store started (set MONGODB_URI to use MongoDB)",
+      );
     }
     store = await connectStore({
       uri,

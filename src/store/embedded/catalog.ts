@@ -2,6 +2,7 @@ import type { Document } from "bson";
 import { Collection, type StoredDoc } from "./collection.js";
 import type { DocumentCache } from "./doc-cache.js";
 import { commandError } from "./errors.js";
+import { createWriteGroup, type WriteGroup } from "./group-commit.js";
 import { ID_INDEX, type IndexSpec } from "./index-spec.js";
 import type { QueryEngine } from "./mingo-engine.js";
 import type { CatalogRow, Storage } from "./storage.js";
@@ -9,8 +10,9 @@ import type { CatalogRow, Storage } from "./storage.js";
 /**
  * Every database and collection: names and options from SQLite's catalog table, documents in
  * SQLite (read through the shared cache), indexes in memory, built from the rows at start
- * (`loadAll`). Also owns the write unit: one SQLite transaction per write command, plus an
- * undo log that reverts the in-memory indexes and cache if the commit fails.
+ * (`loadAll`). Also owns the write unit: one savepoint per write command in the group
+ * transaction (group-commit.ts), plus an undo log that reverts the in-memory indexes and cache
+ * if the command or its group's commit fails.
  */
 
 export interface LoadProgress {
@@ -48,22 +50,24 @@ export class Catalog {
     private readonly storage: Storage,
     private readonly engine: QueryEngine,
     private readonly cache: DocumentCache<StoredDoc>,
+    /** Where write commands commit; by default a group of its own over `storage`. */
+    readonly writes: WriteGroup = createWriteGroup({ storage }),
   ) {
     for (const row of storage.catalog()) {
       this.entries.set(nsOf(row.db, row.name), { row, collection: undefined });
     }
   }
 
-  /** Runs one write command as a single durable transaction (joins an enclosing one). */
+  /**
+   * Runs one write command atomically in the group transaction (joins an enclosing command).
+   * Durable once `writes.afterCommit` settles.
+   */
   write<T>(fn: () => T): T {
     if (this.undoLog) return fn();
     const undo: (() => void)[] = [];
     this.undoLog = undo;
     try {
-      return this.storage.transaction(fn);
-    } catch (error) {
-      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
-      throw error;
+      return this.writes.run(fn, undo);
     } finally {
       this.undoLog = undefined;
     }

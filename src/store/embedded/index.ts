@@ -5,18 +5,22 @@
  *   query-exec.ts / planner.ts          candidates from indexes, then mingo decides
  *   mingo-engine.ts (+ query-operators, agg-operators, projection)   mingo, with BSON semantics
  *   write-docs.ts                       inserts, updates, upserts (types kept across mingo)
- *   catalog.ts / collection.ts          collections, in-memory indexes, one transaction per write
+ *   catalog.ts / collection.ts          collections, in-memory indexes, one savepoint per write
+ *   group-commit.ts                     writes that arrive together: one transaction, one fsync
  *   doc-cache.ts                        bounded LRU of decoded documents (documents live in SQLite)
  *   sorted-index.ts / index-keys.ts / text-search.ts / ttl.ts   index structures and TTL
  *   storage.ts                          SQLite (WAL, synchronous=FULL), the source of truth
  *   bson-*.ts                           typed/view forms, BSON order, keys, numeric types
  */
+import { chmodSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { Catalog } from "./catalog.js";
 import type { StoredDoc } from "./collection.js";
 import type { ServerState } from "./commands/index.js";
 import { createCursorRegistry } from "./cursors.js";
 import { type CacheStats, DocumentCache } from "./doc-cache.js";
+import { createWriteGroup } from "./group-commit.js";
 import { createQueryEngine } from "./mingo-engine.js";
 import { createServerParameters } from "./parameters.js";
 import { createWireServer } from "./server.js";
@@ -30,6 +34,12 @@ export interface EmbeddedMongoOptions {
   port?: number;
   /** Interface to bind; loopback only by default. */
   host?: string;
+  /**
+   * Listen on this Unix domain socket instead of TCP (no TCP listener at all): the socket gets
+   * mode 0600 and its directory 0700, so only this OS user can connect. Drivers connect with
+   * `mongodb://<URL-encoded path>`. Paths over the OS's sun_path limit are refused.
+   */
+  socketPath?: string;
   /** Directory holding the SQLite files. Created when missing. */
   dbPath: string;
   logger?: Logger;
@@ -46,6 +56,11 @@ export interface EmbeddedMongoOptions {
    * measured ceiling and MongoDB is the better home. Checked every minute. Off when unset.
    */
   budgetDocuments?: number;
+  /**
+   * Group commit (default true): writes that arrive together share one transaction and fsync.
+   * false commits every write command on its own: the benchmark's baseline.
+   */
+  groupCommit?: boolean;
 }
 
 export interface EmbeddedStoreStats {
@@ -59,10 +74,14 @@ export interface EmbeddedStoreStats {
   /** Size of the SQLite file (pages in use × page size). */
   readonly fileBytes: number;
   readonly cache: CacheStats;
+  /** Group commit since start: transactions committed and the write commands they carried. */
+  readonly commits: { readonly groups: number; readonly writes: number };
 }
 
 export interface EmbeddedMongo {
   readonly uri: string;
+  /** The Unix domain socket it listens on, when started with `socketPath`. */
+  readonly socketPath: string | undefined;
   readonly host: string;
   readonly port: number;
   readonly dbPath: string;
@@ -90,15 +109,27 @@ const BUDGET_CHECK_INTERVAL_MS = 60_000;
  * plain `mongodb://host:port` URI and see a standalone mongod 7.0.
  */
 export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise<EmbeddedMongo> {
-  const host = options.host ?? "127.0.0.1";
+  const socketPath = options.socketPath;
+  const host = socketPath ?? options.host ?? "127.0.0.1";
   const now = options.now ?? (() => new Date());
   const logger = options.logger;
+  if (socketPath) preparePrivateDirectory(socketPath);
   const storage = openStorage(options.dbPath);
   const engine = createQueryEngine();
   const cache = new DocumentCache<StoredDoc>((options.cacheMb ?? DEFAULT_CACHE_MB) * 1024 * 1024);
+  const commits = { groups: 0, writes: 0 };
+  const writes = createWriteGroup({
+    storage,
+    logger,
+    grouped: options.groupCommit ?? true,
+    onCommit(count) {
+      commits.groups++;
+      commits.writes += count;
+    },
+  });
   let catalog: Catalog;
   try {
-    catalog = new Catalog(storage, engine, cache);
+    catalog = new Catalog(storage, engine, cache, writes);
   } catch (error) {
     storage.close();
     throw error;
@@ -112,21 +143,33 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
   let state: ServerState | undefined;
   let loading: Promise<void> | undefined;
   let closing = false;
-  const wire = createWireServer({ logger, state: () => state!, loading: () => loading });
+  const wire = createWireServer({
+    logger,
+    state: () => state!,
+    loading: () => loading,
+    writes,
+  });
   try {
+    // A socket file left by a process killed with -9 is stale: we hold the store's lock now.
+    if (socketPath) rmSync(socketPath, { force: true });
     await new Promise<void>((resolve, reject) => {
       wire.server.once("error", reject);
-      wire.server.listen(options.port ?? 0, host, () => {
+      const listening = () => {
         wire.server.off("error", reject);
         resolve();
-      });
+      };
+      if (socketPath) wire.server.listen({ path: socketPath }, listening);
+      else wire.server.listen(options.port ?? 0, host, listening);
     });
+    // The 0700 directory already keeps others out; the socket's own mode says so too.
+    if (socketPath) chmodSync(socketPath, 0o600);
   } catch (error) {
+    await wire.close();
     storage.close();
     throw error;
   }
   const address = wire.server.address();
-  const port = typeof address === "object" && address ? address.port : (options.port ?? 0);
+  const port = typeof address === "object" && address ? address.port : 0;
   state = {
     catalog,
     engine,
@@ -145,7 +188,9 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
   const reaper = setInterval(() => cursors.reap(), CURSOR_REAP_INTERVAL_MS);
   reaper.unref();
 
-  const uri = `mongodb://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const uri = socketPath
+    ? `mongodb://${encodeURIComponent(socketPath)}`
+    : `mongodb://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger?.info({ uri, dbPath: options.dbPath }, "embedded MongoDB store listening");
 
   // Indexes are built from SQLite in the background; commands wait for it (see server.ts).
@@ -220,12 +265,14 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
       collections,
       fileBytes: storage.fileSize(),
       cache: cache.stats(),
+      commits: { ...commits },
     };
   };
 
   let closed: Promise<void> | undefined;
   return {
     uri,
+    socketPath,
     host,
     port,
     dbPath: options.dbPath,
@@ -240,6 +287,8 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
         ttl?.stop();
         clearInterval(budgetTimer);
         clearInterval(reaper);
+        // Writes of the last turn (and their held replies) are committed before anything closes.
+        writes.commit();
         await wire.close();
         cursors.clear();
         storage.close();
@@ -248,4 +297,34 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
       return closed;
     },
   };
+}
+
+/** sun_path holds 108 bytes on Linux, 104 on macOS and the BSDs, the terminating NUL included. */
+const SOCKET_PATH_MAX_BYTES = process.platform === "linux" ? 107 : 103;
+
+/**
+ * Checks the socket's path and makes its directory private (created 0700, or tightened to 0700
+ * when it is ours and more open), so no other local user can reach the socket.
+ */
+function preparePrivateDirectory(socketPath: string): void {
+  if (process.platform === "win32") {
+    throw new Error(
+      "the embedded store's private socket needs Unix domain sockets (Linux, macOS, WSL); on Windows set MONGODB_URI",
+    );
+  }
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > SOCKET_PATH_MAX_BYTES) {
+    throw new Error(
+      `the embedded store's socket path ${socketPath} is ${bytes} bytes, over this OS's limit of ${SOCKET_PATH_MAX_BYTES} for Unix sockets; set DATA_DIR to a shorter path`,
+    );
+  }
+  const dir = dirname(socketPath);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = statSync(dir);
+  if (typeof process.getuid === "function" && stat.uid !== process.getuid()) {
+    throw new Error(
+      `the embedded store's directory ${dir} belongs to another user (uid ${stat.uid}); choose a DATA_DIR of your own`,
+    );
+  }
+  if ((stat.mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { helloReply, MAX_MESSAGE_SIZE_BYTES } from "./commands/admin.js";
 import { type ConnectionInfo, runCommand, type ServerState } from "./commands/index.js";
 import { codeNameOf } from "./errors.js";
+import type { WriteGroup } from "./group-commit.js";
 import {
   encodeMsg,
   encodeReply,
@@ -15,9 +16,10 @@ import {
 } from "./wire.js";
 
 /**
- * The TCP side: frames arrive, each request runs to completion synchronously (the store is
- * single-threaded, so commands never interleave), and the reply is written before the next
- * frame of that connection is looked at.
+ * The socket side (TCP or a Unix domain socket): frames arrive, each request runs to completion
+ * synchronously (the store is single-threaded, so commands never interleave). A reply produced
+ * while a write group is open waits for its commit (group-commit.ts); replies of one connection
+ * keep their order.
  */
 
 const HANDSHAKE_COMMANDS = new Set(["hello", "ismaster", "isMaster"]);
@@ -35,7 +37,12 @@ export interface WireServerOptions {
   readonly state: () => ServerState;
   /** While the store is still loading: a promise settled when it is ready; else undefined. */
   readonly loading: () => Promise<void> | undefined;
+  /** The write group: replies wait for its commit. */
+  readonly writes: WriteGroup;
 }
+
+/** Commands whose replies reveal no stored data. */
+const DATA_FREE = new Set(["hello", "ismaster", "isMaster", "buildInfo", "buildinfo", "ping"]);
 
 /** Answered while the store loads, so drivers can connect and wait for their first command. */
 const ANSWERED_WHILE_LOADING = new Set(["hello", "ismaster", "isMaster", "buildInfo", "buildinfo"]);
@@ -82,7 +89,7 @@ export function createWireServer(options: WireServerOptions): WireServer {
   const server = createServer((socket) => {
     const connection: ConnectionInfo = {
       id: nextConnectionId++,
-      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      remote: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "unix",
     };
     total++;
     connections.add(socket);
@@ -95,6 +102,27 @@ export function createWireServer(options: WireServerOptions): WireServer {
       logger?.[level]({ err: error, connection: connection.id }, "closing connection");
       socket.destroy();
     };
+    // Replies of this connection still waiting for a commit (later ones queue behind them).
+    let held = 0;
+    /**
+     * Writes a reply once nothing it may have seen is uncommitted. Handshakes and pings read no
+     * data, so they never wait (drivers open connections and monitor with them under load).
+     */
+    const send = (out: Buffer, readsNoData: boolean) => {
+      if (!options.writes.isOpen() || (readsNoData && held === 0)) {
+        socket.write(out);
+        return;
+      }
+      held++;
+      options.writes.afterCommit((error) => {
+        held--;
+        if (socket.destroyed) return;
+        // Not committed: the client must not read an answer; a closed connection leaves the
+        // outcome unknown to it (retryable writes retry), never falsely acknowledged.
+        if (error) socket.destroy();
+        else socket.write(out);
+      });
+    };
     /** Runs one request and writes its reply; false when the connection was closed. */
     const process = (request: ReturnType<typeof parseRequest>): boolean => {
       try {
@@ -106,7 +134,8 @@ export function createWireServer(options: WireServerOptions): WireServer {
           socket.destroy();
           return false;
         }
-        if (out) socket.write(out);
+        if (out)
+          send(out, request.kind !== "msg" || DATA_FREE.has(Object.keys(request.body)[0] ?? ""));
         return true;
       } catch (error) {
         fail(error);

@@ -7,8 +7,9 @@ import { decodeDocument } from "./bson-values.js";
 /**
  * Durable state in one SQLite file: a catalog row per collection (options and index specs as
  * BSON) and a table per collection holding BSON blobs keyed by the canonical `_id` key.
- * WAL with synchronous=FULL, and every write command is one transaction committed before the
- * reply is sent, so an acknowledged write survives kill -9.
+ * WAL with synchronous=FULL. Writes that arrive together share one transaction (group commit,
+ * see group-commit.ts): each write command runs in its own savepoint of the open transaction, and
+ * no reply leaves before the COMMIT (one fsync) returned, so an acknowledged write survives kill -9.
  */
 
 export const STORE_FILE = "loopgate-store.sqlite";
@@ -56,8 +57,17 @@ export interface Storage {
   updateDocument(tableId: number, id: string, doc: Buffer): void;
   deleteDocument(tableId: number, id: string): void;
   clearCollection(tableId: number): void;
-  /** Runs fn in one IMMEDIATE transaction; rolls back when it throws. Not reentrant. */
+  /**
+   * Runs fn in a savepoint of the open group transaction (BEGIN IMMEDIATE when none is open);
+   * when fn throws only fn's changes roll back. Not reentrant. Nothing is durable before commit().
+   */
   transaction<T>(fn: () => T): T;
+  /** Whether a group transaction is open (writes run, not yet committed). */
+  inGroup(): boolean;
+  /** Commits the open group transaction (one fsync); a no-op when none is open. */
+  commit(): void;
+  /** Rolls the open group transaction back, every savepoint in it; a no-op when none is open. */
+  rollback(): void;
   fileSize(): number;
   close(): void;
 }
@@ -221,17 +231,29 @@ export function openStorage(dbPath: string): Storage {
     transaction(fn) {
       if (inTransaction) return fn();
       inTransaction = true;
-      db.exec("BEGIN IMMEDIATE");
+      if (!db.inTransaction) db.exec("BEGIN IMMEDIATE");
+      db.exec("SAVEPOINT command");
       try {
         const result = fn();
-        db.exec("COMMIT");
+        db.exec("RELEASE command");
         return result;
       } catch (error) {
-        if (db.inTransaction) db.exec("ROLLBACK");
+        // Some errors (SQLITE_FULL, I/O errors) make SQLite roll back the whole transaction
+        // itself; then there is no savepoint left and the caller sees inGroup() === false.
+        if (db.inTransaction) db.exec("ROLLBACK TO command; RELEASE command");
         throw error;
       } finally {
         inTransaction = false;
       }
+    },
+    inGroup() {
+      return db.open && db.inTransaction;
+    },
+    commit() {
+      if (db.open && db.inTransaction) db.exec("COMMIT");
+    },
+    rollback() {
+      if (db.open && db.inTransaction) db.exec("ROLLBACK");
     },
     fileSize() {
       const pages = db.pragma("page_count", { simple: true }) as number;
