@@ -1,4 +1,10 @@
 import { z } from "zod";
+import {
+  type PipelineConfig,
+  pipelineConfig,
+  pipelineConfigProblems,
+  pipelineEnv,
+} from "./pipeline/config.js";
 
 /**
  * Every environment variable Loopgate reads, in one schema. Only the composition root passes
@@ -41,6 +47,7 @@ const jobsEnv = {
 
 export const configSchema = z.object({
   ...jobsEnv,
+  ...pipelineEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -166,6 +173,8 @@ export interface Config {
   /** Undefined means: the alert webhook is off. */
   readonly alertWebhookToken: string | undefined;
   readonly edge: EdgeConfig;
+  /** The processing pipeline (src/pipeline/config.ts). */
+  readonly pipeline: PipelineConfig;
 }
 
 /** Time and connection limits at the HTTP edge and towards the database. */
@@ -200,6 +209,7 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
   if (result.success && result.data.HTTP_REQUEST_TIMEOUT_MS < result.data.HTTP_HEADERS_TIMEOUT_MS) {
     problems.push("HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS");
   }
+  problems.push(...pipelineConfigProblems(environment));
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const env = result.data;
   return {
@@ -239,5 +249,6 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       liveFeedStallTimeoutMs: env.LIVE_FEED_STALL_TIMEOUT_MS,
     },
+    pipeline: pipelineConfig(env),
   };
 }

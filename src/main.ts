@@ -14,6 +14,7 @@ import { registerDomainMetrics } from "./observability/domain-metrics.js";
 import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
+import { registerPipelineMetrics } from "./observability/pipeline-metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
@@ -69,6 +70,8 @@ export interface Assembled {
    * feedback marked before this process started (a crash's leftovers), then sweeps on a cadence.
    */
   readonly sweeper: Periodic | undefined;
+  /** Beside the worker: queues the pipeline's job whenever feedback waits (PIPELINE_TICK_MS). */
+  readonly pipelineTick: Periodic | undefined;
 }
 
 /**
@@ -89,6 +92,7 @@ export function assemble(
   const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
   registerDomainMetrics(metrics.registry, services.events);
+  registerPipelineMetrics(metrics.registry, services.pipeline);
   if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const jobObserver = registerJobMetrics(metrics.registry, {
     types: [...services.jobs.types.keys()],
@@ -121,6 +125,13 @@ export function assemble(
         failed: (error) => deps.logger.warn({ err: error }, "outbox sweep failed; retrying later"),
       })
     : undefined;
+  const pipelineTick = worker
+    ? createPeriodic({
+        intervalMs: deps.config.pipeline.tickMs,
+        run: () => services.pipeline.tick(),
+        failed: (error) => deps.logger.warn({ err: error }, "pipeline tick failed; retrying later"),
+      })
+    : undefined;
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -131,7 +142,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper };
+  return { services, app, worker, sweeper, pipelineTick };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -231,7 +242,7 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper } = assembled;
+  const { services, app, worker, sweeper, pipelineTick } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -254,6 +265,7 @@ export async function startLoopgate(
   );
   worker?.start();
   sweeper?.start();
+  pipelineTick?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -269,6 +281,7 @@ export async function startLoopgate(
           http.stop(config.shutdownTimeoutMs, () => services.events.close()),
           worker?.stop(config.shutdownTimeoutMs),
           sweeper?.stop(),
+          pipelineTick?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();

@@ -21,6 +21,8 @@ import { createInteractionService, type InteractionService } from "./interaction
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
 import type { Logger } from "./observability/logger.js";
+import type { Categorizer } from "./pipeline/categorize.js";
+import { createPipelineService, type PipelineService } from "./pipeline/service.js";
 import { createErasureService, type ErasureService } from "./privacy/erasure.js";
 import { createPayloadHasher } from "./privacy/payload-hash.js";
 import { createPseudonymizer } from "./privacy/pseudonym.js";
@@ -51,6 +53,8 @@ export interface Services {
   readonly postWrite: PostWriteContext;
   /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
   readonly alerts: AlertIntakeService & AlertRecordsService;
+  /** The feedback processing pipeline and its routed items (src/pipeline/). */
+  readonly pipeline: PipelineService;
 }
 
 export interface ServiceDeps {
@@ -66,6 +70,8 @@ export interface ServiceDeps {
   readonly jobTypes: readonly JobTypePolicy[];
   /** The embedded store's readiness, for /readyz; absent for MongoDB. */
   readonly storeReady?: (() => boolean) | undefined;
+  /** Categorizers the pipeline asks after its rules (e.g. an LLM judge). */
+  readonly categorizers?: readonly Categorizer[] | undefined;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -147,5 +153,13 @@ export function createServices(deps: ServiceDeps): Services {
       ...createAlertIntakeService({ collections, clock }),
       ...createAlertRecordsService({ collections }),
     },
+    pipeline: createPipelineService({
+      collections,
+      clock,
+      config: config.pipeline,
+      jobs,
+      categorizers: deps.categorizers ?? [],
+      warn: (message, error) => logger.warn({ err: error }, message),
+    }),
   };
 }

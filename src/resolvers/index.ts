@@ -22,6 +22,7 @@ import "./auth.js";
 import "./privacy.js";
 import "./jobs.js";
 import "./alerts.js";
+import "./pipeline.js";
 
 let schema: GraphQLSchema | undefined;
 

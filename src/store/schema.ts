@@ -7,6 +7,9 @@ import type {
   FeedbackDoc,
   FeedbackKeyDoc,
   InteractionDoc,
+  RaterTrustDoc,
+  RaterVoteDoc,
+  RoutedItemDoc,
 } from "./documents.js";
 import type { JobDoc } from "./job-doc.js";
 
@@ -25,6 +28,9 @@ export type CollectionDocuments = {
   jobs: JobDoc;
   retrainingRequests: RetrainingRequestDoc;
   incidents: IncidentDoc;
+  routedItems: RoutedItemDoc;
+  raterTrust: RaterTrustDoc;
+  raterVotes: RaterVoteDoc;
 };
 
 export const collectionNames = [
@@ -37,6 +43,9 @@ export const collectionNames = [
   "jobs",
   "retrainingRequests",
   "incidents",
+  "routedItems",
+  "raterTrust",
+  "raterVotes",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -87,6 +96,12 @@ export const indexDeclarations: {
     { name: "idempotency", key: { idempotencyKey: 1 }, unique: true, sparse: true },
     // Sparse: only feedback whose post-write steps are unconfirmed carries the outbox marker.
     { name: "pending", key: { pendingSince: 1, _id: 1 }, sparse: true },
+    // The pipeline's marker and the windows of its spam filter (per user, key, address, text).
+    { name: "pipeline_pending", key: { pipelinePendingSince: 1, _id: 1 }, sparse: true },
+    { name: "user_received", key: { userId: 1, receivedAt: 1 } },
+    { name: "submitter_received", key: { submittedBy: 1, receivedAt: 1 } },
+    { name: "ip_received", key: { "client.ip": 1, receivedAt: 1 }, sparse: true },
+    { name: "text_received", key: { textHash: 1, receivedAt: 1 }, sparse: true },
     {
       name: "text",
       key: {
@@ -142,4 +157,14 @@ export const indexDeclarations: {
     { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
     { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
+  routedItems: [
+    // One open item per (route, groupKey); closed items drop openKey and leave the index.
+    { name: "open", key: { openKey: 1 }, unique: true, sparse: true },
+    { name: "group_state", key: { groupKey: 1, state: 1 } },
+    { name: "recent", key: recent },
+    { name: "route_state_recent", key: { route: 1, state: 1, ...recent } },
+    { name: "state_recent", key: { state: 1, ...recent } },
+  ],
+  raterTrust: [],
+  raterVotes: [{ name: "rater", key: { rater: 1 } }],
 };

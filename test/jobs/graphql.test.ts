@@ -87,7 +87,7 @@ describe("jobs through GraphQL (admin scope)", () => {
   it("refuses an unknown job type filter with the known ones", async () => {
     const result = await testApp.gql(`{ jobs(type: "nope") { totalCount } }`);
     expect(result.errors?.[0]?.message).toContain(
-      "known: feedback.postWrite, sync.langsmith, digest",
+      "known: feedback.postWrite, pipeline.process, pipeline.backfill, pipeline.guardrail, sync.langsmith, digest",
     );
     expect(result.errors?.[0]?.extensions?.code).toBe("VALIDATION_FAILED");
   });
