@@ -244,11 +244,21 @@ export function createBatchRunner(deps: PipelineRunDeps) {
     const counted = mergeCounted(siblings as FeedbackDoc[], batch, results);
     const votes = consensusVotes(counted, config.consensusMinRaters);
     await joinRoutedItems(collections.routedItems, joins, now);
-    if (votes.length > 0) {
+    // Writes only what changed: answers with many raters yield the same votes batch after batch.
+    const voteId = (vote: { subject: string; rater: string }) => `${vote.subject}|${vote.rater}`;
+    const stored =
+      votes.length > 0
+        ? await collections.raterVotes
+            .find({ _id: { $in: votes.map(voteId) } }, { projection: { agrees: 1 } })
+            .toArray()
+        : [];
+    const storedVotes = new Map(stored.map((vote) => [vote._id, vote.agrees]));
+    const changed = votes.filter((vote) => storedVotes.get(voteId(vote)) !== vote.agrees);
+    if (changed.length > 0) {
       await collections.raterVotes.bulkWrite(
-        votes.map((vote) => ({
+        changed.map((vote) => ({
           updateOne: {
-            filter: { _id: `${vote.subject}|${vote.rater}` },
+            filter: { _id: voteId(vote) },
             update: {
               $set: {
                 rater: vote.rater,
@@ -262,7 +272,7 @@ export function createBatchRunner(deps: PipelineRunDeps) {
         })),
         { ordered: false },
       );
-      const moved = [...new Set(votes.map((vote) => vote.rater))];
+      const moved = [...new Set(changed.map((vote) => vote.rater))];
       const tallies = await collections.raterVotes
         .aggregate<{ _id: string; agreements: number; total: number }>([
           { $match: { rater: { $in: moved } } },
