@@ -57,7 +57,7 @@ builder.mutationFields((t) => ({
     type: JobRef,
     authScopes: { admin: true },
     description:
-      'Re-runs the processing pipeline over all stored feedback as a durable, checkpointed job (needs ADMIN); follow it with `job(id)` or `jobs(type: "pipeline.backfill")`, whose `progress` holds processed and total. While one backfill is queued or running, this returns it instead of starting another.',
+      'Re-runs the processing pipeline over all stored feedback as a durable, checkpointed job (needs ADMIN); follow it with `job(id)` or `jobs(type: "pipeline.backfill")`, whose `progress` holds processed and total. While a backfill is queued, running or dead, this returns it instead of starting another (a dead one runs again with `retryJob`).',
     resolve: async (_root, _args, context) =>
       (await context.services.pipeline.startBackfill(actorOf(context.principal))).job,
   }),

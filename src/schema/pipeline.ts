@@ -116,7 +116,7 @@ builder.interfaceFields(FeedbackInterface, (t) => ({
     // Filtering details describe how spam is recognised; readers only.
     authScopes: { read: true },
     description:
-      "The processing pipeline's result; null until processed (normally within seconds of the write).",
+      "The processing pipeline's result (READ scope); null until processed, normally within seconds of the write.",
     resolve: (feedback: FeedbackDoc) => feedback.pipeline ?? null,
   }),
 }));
