@@ -2,7 +2,8 @@
  * `npm run bench [-- --only store|http] [--duration <s>] [--warmup <s>] [--connections <n>]
  * [--profile] [--docs <n>]`. The store section starts an embedded store in a temp dir (or uses
  * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group, then
- * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue),
+ * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue;
+ * `BENCH_ONLY=pipeline` only the pipeline's backfill, bench/pipeline.ts),
  * then, for the embedded store, the scale section (bench/scale.ts) with `--docs` documents
  * (default 200,000; `--docs 2000000` for the figure the README quotes, about 5 minutes). The HTTP
  * section (bench/http.ts) loads the compiled gateway against bare Node and bare Yoga.
@@ -17,6 +18,7 @@ import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/in
 import { benchGroupCommit } from "./group-commit.js";
 import { runHttpBench } from "./http.js";
 import { benchQueue } from "./jobs.js";
+import { printPipelineBench } from "./pipeline.js";
 import { runScale } from "./scale.js";
 import { benchDocs, type Timing, timeGroup, timeInsertMany, timeLookups } from "./store.js";
 
@@ -87,6 +89,10 @@ async function runStoreBench(scaleDocs: number) {
     await second.connect();
     if (process.env.BENCH_ONLY === "jobs") {
       await printQueueBench(client, second, dbName);
+      return;
+    }
+    if (process.env.BENCH_ONLY === "pipeline") {
+      await printPipelineBench(client, dbName);
       return;
     }
     console.log(

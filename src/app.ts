@@ -15,6 +15,7 @@ import { resultStatusPlugin } from "./edge/result-status.js";
 import { slowConsumerPlugin } from "./edge/slow-consumers.js";
 import { storeUnavailableError } from "./edge/unavailable.js";
 import { DomainError } from "./errors.js";
+import { requestClient } from "./feedback/client.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
 import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/webhook.js";
 import type { Logger } from "./observability/logger.js";
@@ -26,7 +27,10 @@ import { isStoreUnavailable } from "./store/errors.js";
 import type { Loaders } from "./store/loaders.js";
 
 export interface AppDeps {
-  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins" | "alertWebhookToken" | "edge">;
+  readonly config: Pick<
+    Config,
+    "graphiql" | "env" | "corsOrigins" | "alertWebhookToken" | "edge" | "pipeline"
+  >;
   readonly schema: GraphQLSchema;
   readonly services: Services;
   readonly logger: Logger;
@@ -138,8 +142,9 @@ export function createApp(deps: AppDeps): App {
         });
       },
     },
-    context: async ({ request }): Promise<RequestContext> => {
+    context: async ({ request, req }): Promise<RequestContext> => {
       const principal = await authenticate(request);
+      const remote = (req as { socket?: { remoteAddress?: string } } | undefined)?.socket;
       return {
         requestId: scopes.current()?.requestId ?? requestIdFrom(null),
         logger,
@@ -147,6 +152,11 @@ export function createApp(deps: AppDeps): App {
         clock: deps.clock,
         services: deps.services,
         loaders: deps.createLoaders(),
+        client: requestClient(
+          request.headers,
+          remote?.remoteAddress,
+          deps.config.pipeline.trustForwardedFor,
+        ),
       };
     },
     plugins: [

@@ -1,5 +1,11 @@
 import { z } from "zod";
 import {
+  type PipelineConfig,
+  pipelineConfig,
+  pipelineConfigProblems,
+  pipelineEnv,
+} from "./pipeline/config.js";
+import {
   type AuditConfig,
   auditConfigSchema,
   type JudgesConfig,
@@ -57,6 +63,7 @@ const judgesEnv = {
 export const configSchema = z.object({
   ...jobsEnv,
   ...judgesEnv,
+  ...pipelineEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -185,6 +192,8 @@ export interface Config {
   /** Undefined means: no automated feedback (RLAIF) is configured. */
   readonly judges: JudgesConfig | undefined;
   readonly audit: AuditConfig;
+  /** The processing pipeline (src/pipeline/config.ts). */
+  readonly pipeline: PipelineConfig;
 }
 
 /** Time and connection limits at the HTTP edge and towards the database. */
@@ -226,6 +235,7 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     if (key) apiKeys[judge.name] = key;
     else problems.push(`${judge.apiKeyEnv}: is required by judge ${judge.name} (JUDGES_CONFIG)`);
   }
+  problems.push(...pipelineConfigProblems(environment));
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const env = result.data;
   return {
@@ -267,5 +277,6 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       liveFeedStallTimeoutMs: env.LIVE_FEED_STALL_TIMEOUT_MS,
     },
+    pipeline: pipelineConfig(env),
   };
 }

@@ -1,5 +1,6 @@
 import type { Principal } from "./auth/actor.js";
 import type { Clock } from "./clock.js";
+import type { RequestClient } from "./feedback/client.js";
 import type { Logger } from "./observability/logger.js";
 import type { Services } from "./services.js";
 import type { Loaders } from "./store/loaders.js";
@@ -13,4 +14,6 @@ export interface RequestContext {
   readonly clock: Clock;
   readonly services: Services;
   readonly loaders: Loaders;
+  /** The sender's address and user agent, for the pipeline's spam filter (feedback/client.ts). */
+  readonly client: RequestClient;
 }

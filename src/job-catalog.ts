@@ -2,7 +2,9 @@ import { POST_WRITE_JOB } from "./feedback/outbox.js";
 import { hexToObjectId } from "./ids.js";
 import type { JobCatalog } from "./jobs/types.js";
 import { DRIFT_JOB } from "./pipeline/audit.js";
+import { GUARDRAIL_JOB } from "./pipeline/guardrail.js";
 import { RLAIF_JOB } from "./pipeline/rlaif.js";
+import { BACKFILL_JOB, PROCESS_JOB } from "./pipeline/service.js";
 import type { Services } from "./services.js";
 
 /**
@@ -14,6 +16,11 @@ export const jobCatalog: JobCatalog<Services> = {
     { name: POST_WRITE_JOB, maxAttempts: 10 },
     { name: RLAIF_JOB, maxAttempts: 5, concurrency: 1 },
     { name: DRIFT_JOB, maxAttempts: 3, concurrency: 1 },
+    // The pipeline: one batch processor and one backfill per process at a time; guardrail
+    // events retry quickly at first (they are meant to arrive within seconds), then back off.
+    { name: PROCESS_JOB, maxAttempts: 10, concurrency: 1 },
+    { name: BACKFILL_JOB, maxAttempts: 20, concurrency: 1 },
+    { name: GUARDRAIL_JOB, maxAttempts: 12, backoff: { baseMs: 1_000, maxMs: 10 * 60_000 } },
   ],
   handlers: (services) => ({
     [POST_WRITE_JOB]: async ({ job }: { job: { payload: { feedbackId?: unknown } } }) => {
@@ -28,6 +35,21 @@ export const jobCatalog: JobCatalog<Services> = {
     },
     [DRIFT_JOB]: async () => {
       await services.audit.refresh();
+    },
+    [PROCESS_JOB]: async ({ signal }: { signal: AbortSignal }) => {
+      await services.pipeline.processPending(signal);
+    },
+    [BACKFILL_JOB]: async (context: Parameters<Services["pipeline"]["backfill"]>[0]) => {
+      await services.pipeline.backfill(context);
+    },
+    [GUARDRAIL_JOB]: async ({
+      job,
+      signal,
+    }: {
+      job: { payload: Record<string, unknown> };
+      signal: AbortSignal;
+    }) => {
+      await services.pipeline.deliverGuardrail(job.payload, signal);
     },
   }),
 };

@@ -15,6 +15,7 @@ import { registerDriftMetrics } from "./observability/drift-metrics.js";
 import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
+import { registerPipelineMetrics } from "./observability/pipeline-metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
 import { createAutomationTicks } from "./pipeline/ticks.js";
 import { buildSchema } from "./resolvers/index.js";
@@ -74,6 +75,8 @@ export interface Assembled {
   readonly sweeper: Periodic | undefined;
   /** Automated feedback and drift refresh cadences (empty when LOOPGATE_ROLE=api); not started. */
   readonly ticks: readonly Periodic[];
+  /** Beside the worker: queues the pipeline's job whenever feedback waits (PIPELINE_TICK_MS). */
+  readonly pipelineTick: Periodic | undefined;
 }
 
 /**
@@ -99,6 +102,7 @@ export function assemble(
     threshold: deps.config.audit.threshold,
     latest: () => services.audit.latest(),
   });
+  registerPipelineMetrics(metrics.registry, services.pipeline);
   if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const jobObserver = registerJobMetrics(metrics.registry, {
     types: [...services.jobs.types.keys()],
@@ -143,6 +147,13 @@ export function assemble(
           ),
       })
     : [];
+  const pipelineTick = worker
+    ? createPeriodic({
+        intervalMs: deps.config.pipeline.tickMs,
+        run: () => services.pipeline.tick(),
+        failed: (error) => deps.logger.warn({ err: error }, "pipeline tick failed; retrying later"),
+      })
+    : undefined;
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -153,7 +164,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper, ticks };
+  return { services, app, worker, sweeper, ticks, pipelineTick };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -256,7 +267,7 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper, ticks } = assembled;
+  const { services, app, worker, sweeper, ticks, pipelineTick } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -280,6 +291,7 @@ export async function startLoopgate(
   worker?.start();
   sweeper?.start();
   for (const tick of ticks) tick.start();
+  pipelineTick?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -296,6 +308,7 @@ export async function startLoopgate(
           worker?.stop(config.shutdownTimeoutMs),
           sweeper?.stop(),
           ...ticks.map((tick) => tick.stop()),
+          pipelineTick?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();

@@ -22,7 +22,10 @@ import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
 import type { Logger } from "./observability/logger.js";
 import { type AuditService, createAuditService } from "./pipeline/audit.js";
-import { createRlaifService, type RlaifService } from "./pipeline/rlaif.js";
+import type { Categorizer } from "./pipeline/categorize.js";
+import { createJudgeCategorizer } from "./pipeline/judge-categorizer.js";
+import { buildJudges, createRlaifService, type RlaifService } from "./pipeline/rlaif.js";
+import { createPipelineService, type PipelineService } from "./pipeline/service.js";
 import { createErasureService, type ErasureService } from "./privacy/erasure.js";
 import { createPayloadHasher } from "./privacy/payload-hash.js";
 import { createPseudonymizer } from "./privacy/pseudonym.js";
@@ -57,6 +60,8 @@ export interface Services {
   readonly judges: RlaifService;
   /** Bias and drift audit of feedback against live traffic (pipeline/audit.ts). */
   readonly audit: AuditService;
+  /** The feedback processing pipeline and its routed items (src/pipeline/). */
+  readonly pipeline: PipelineService;
 }
 
 export interface ServiceDeps {
@@ -72,6 +77,8 @@ export interface ServiceDeps {
   readonly jobTypes: readonly JobTypePolicy[];
   /** The embedded store's readiness, for /readyz; absent for MongoDB. */
   readonly storeReady?: (() => boolean) | undefined;
+  /** Categorizers the pipeline asks after its rules (e.g. an LLM judge). */
+  readonly categorizers?: readonly Categorizer[] | undefined;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -156,5 +163,20 @@ export function createServices(deps: ServiceDeps): Services {
     },
     judges: createRlaifService({ collections, feedback, keys, clock, config: config.judges }),
     audit: createAuditService({ collections, clock, config: config.audit }),
+    pipeline: createPipelineService({
+      collections,
+      clock,
+      config: config.pipeline,
+      jobs,
+      categorizers: [...(deps.categorizers ?? []), ...judgeCategorizers(config.judges)],
+      warn: (message, error) => logger.warn({ err: error }, message),
+    }),
   };
+}
+
+/** The first configured judge as a categorizer, when JUDGES_CONFIG asks for it (`categorize`). */
+function judgeCategorizers(config: Config["judges"]): Categorizer[] {
+  if (!config?.categorize) return [];
+  const first = buildJudges(config)[0];
+  return first ? [createJudgeCategorizer(first.judge, config.rubric)] : [];
 }

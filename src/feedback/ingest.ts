@@ -20,6 +20,7 @@ import type {
 import { isDuplicateKeyOn } from "../store/errors.js";
 import type { Collections } from "../store/mongo.js";
 import { parseInput } from "../validation.js";
+import { clientInfo, type RequestClient, textHashOf } from "./client.js";
 import { type FeedbackInputs, feedbackInputs, type ParsedFeedbackInputs } from "./inputs.js";
 import type { FeedbackKeyService } from "./keys.js";
 import type { FeedbackOutbox } from "./outbox.js";
@@ -40,7 +41,12 @@ export type FeedbackSubmission = {
 }[FeedbackKind];
 
 export interface FeedbackIngestService {
-  submit(submission: FeedbackSubmission, actor: Actor): Promise<SubmittedFeedback>;
+  /** `client`: what the HTTP request says about its sender (spam filtering), when there is one. */
+  submit(
+    submission: FeedbackSubmission,
+    actor: Actor,
+    client?: RequestClient,
+  ): Promise<SubmittedFeedback>;
 }
 
 /** Default key per kind, used when the caller names none. */
@@ -312,6 +318,7 @@ export function createFeedbackIngestService(deps: {
     kind: Kind,
     raw: unknown,
     actor: Actor,
+    client: RequestClient | undefined,
   ): Promise<FeedbackDoc> => {
     const spec = specOf(kind);
     const parsed = spec.parse(raw);
@@ -364,6 +371,8 @@ export function createFeedbackIngestService(deps: {
       createdAt: parsed.createdAt ?? now,
       receivedAt: now,
       pendingSince: now,
+      // The processing pipeline's marker, in the insert: no extra command on the write path.
+      pipelinePendingSince: now,
       payloadHash: deps.fingerprint({ kind, parsed }),
       submittedBy: actorLabel(actor),
     };
@@ -395,6 +404,10 @@ export function createFeedbackIngestService(deps: {
       ...(own.declaredSentiment ? { declared: own.declaredSentiment } : {}),
     });
     if (Object.keys(redactions).length > 0) doc.redactions = redactions;
+    const sender = client ? clientInfo(client, deps.fingerprint) : undefined;
+    if (sender) doc.client = sender;
+    const textHash = textHashOf(doc, deps.fingerprint);
+    if (textHash) doc.textHash = textHash;
     return doc;
   };
 
@@ -416,8 +429,8 @@ export function createFeedbackIngestService(deps: {
   };
 
   return {
-    async submit(submission, actor) {
-      const doc = await build(submission.kind, submission.input, actor);
+    async submit(submission, actor, client) {
+      const doc = await build(submission.kind, submission.input, actor, client);
       const existing = await insert(doc);
       if (existing) {
         // The first attempt may have stored the feedback and failed before the post-write steps.

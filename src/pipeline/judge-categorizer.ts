@@ -1,14 +1,5 @@
-import type { FailureCategory, FeedbackDoc, InteractionDoc } from "../store/documents.js";
+import type { Categorizer } from "./categorize.js";
 import type { Judge, JudgeRubric } from "./judge.js";
-
-/**
- * The categorizer shape of CONTRACTS §3, declared here with the identical structure as in
- * `categorize.ts` (owner: pipeline) so either declaration accepts the other's values.
- */
-export type Categorizer = (input: {
-  feedback: FeedbackDoc;
-  interaction: InteractionDoc | null;
-}) => Promise<{ category: FailureCategory; by: string } | null>;
 
 /**
  * Categorization by an LLM judge: the judge evaluates the answer the feedback is about (with the

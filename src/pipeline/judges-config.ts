@@ -87,8 +87,17 @@ export const judgesConfigSchema = z
       }),
     /** Rule checks run on every new interaction (not only the sample); none when omitted. */
     rules: ruleChecksSchema.optional(),
+    /**
+     * The first judge also categorizes feedback the pipeline's rules leave uncategorized: a call
+     * per such feedback, so off unless asked for.
+     */
+    categorize: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((config) => !config.categorize || config.judges.length > 0, {
+    message: "categorize needs a judge in judges",
+    path: ["categorize"],
+  });
 
 export type JudgesConfig = z.output<typeof judgesConfigSchema> & {
   /** API keys resolved from each judge's `apiKeyEnv`, by judge name. */

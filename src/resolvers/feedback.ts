@@ -97,6 +97,7 @@ builder.mutationFields((t) =>
           const result = await context.services.feedback.submit(
             toSubmission(kind, args.input as Record<string, unknown>),
             actorOf(context.principal),
+            context.client,
           );
           return new SubmitFeedbackPayload(
             result.feedback,

@@ -24,6 +24,7 @@ import "./privacy.js";
 import "./jobs.js";
 import "./alerts.js";
 import "./judges.js";
+import "./pipeline.js";
 
 let schema: GraphQLSchema | undefined;
 

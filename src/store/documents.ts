@@ -186,6 +186,108 @@ export interface FeedbackDoc {
    * (feedback/outbox.ts) finds and finishes.
    */
   pendingSince?: Date;
+  /**
+   * Set in the insert itself: the processing pipeline (src/pipeline/) has not seen this feedback
+   * yet. Its job finds marked feedback in batches, writes `pipeline` and removes the marker.
+   */
+  pipelinePendingSince?: Date;
+  /** What the submitting request told about its client, privacy-minded (see ClientInfo). */
+  client?: ClientInfo;
+  /** Keyed fingerprint of the feedback's normalized free text (identical-text floods). */
+  textHash?: string;
+  /** The processing pipeline's result; absent until processed. */
+  pipeline?: PipelineResult;
+}
+
+/**
+ * The submitting request's client: the address only as a keyed pseudonym (never the raw IP),
+ * the user agent cut to 200 characters.
+ */
+export interface ClientInfo {
+  ip?: string;
+  userAgent?: string;
+}
+
+/** Where the action router sends a processed feedback (seed: "Action Router"). */
+export const routeNames = [
+  "fine_tuning",
+  "guardrail",
+  "rag_update",
+  "prompt_backlog",
+  "product_backlog",
+  "expert_review",
+] as const;
+export type RouteName = (typeof routeNames)[number];
+
+/** One feedback's pipeline result (CONTRACTS.md §1). */
+export interface PipelineResult {
+  /** The pipeline definition's version (bumped when stages change). */
+  version: number;
+  processedAt: Date;
+  /** Set: a duplicate; only the original counts. */
+  duplicateOf?: ObjectId;
+  /** Set: kept but excluded (spam, bot, impossible speed, …). */
+  filtered?: { reason: string; detail?: string };
+  /** 0..1 reliability score. */
+  quality: number;
+  category: FailureCategory | null;
+  /** "rule:<name>" or "judge:<name>". */
+  categorizedBy?: string;
+  /** >= 0, severity x frequency. */
+  priority: number;
+  /** Similar-failure group: the category and a hash of the normalized query. */
+  groupKey?: string;
+  route: RouteName | null;
+}
+
+export const routedItemStates = ["open", "closed"] as const;
+export type RoutedItemState = (typeof routedItemStates)[number];
+
+/** Work the action router handed to a team (CONTRACTS.md §2). */
+export interface RoutedItemDoc {
+  _id: ObjectId;
+  route: RouteName;
+  state: RoutedItemState;
+  /** One open item per (route, groupKey): new feedback joins it. */
+  groupKey: string;
+  /** `<route>|<groupKey>` while open, absent once closed: its unique index keeps one open item. */
+  openKey?: string;
+  category: FailureCategory | null;
+  priority: number;
+  /** The newest feedback (at most 100); `feedbackCount` has the total. */
+  feedbackIds: ObjectId[];
+  feedbackCount: number;
+  /** The newest interactions (at most 100). */
+  interactionIds: ObjectId[];
+  /** Why it was routed, one line. */
+  reason: string;
+  createdAt: Date;
+  updatedAt: Date;
+  closedAt?: Date;
+  closedBy?: string;
+  closeNote?: string;
+}
+
+/**
+ * A rater's standing with consensus (pipeline quality scoring), recomputed from `raterVotes`.
+ * `_id` is the rater key (feedback.raterKey).
+ */
+export interface RaterTrustDoc {
+  _id: string;
+  agreements: number;
+  disagreements: number;
+  /** (agreements + 1) / (agreements + disagreements + 2): 0.5 for a rater nobody judged yet. */
+  trust: number;
+  updatedAt: Date;
+}
+
+/** Whether one rater agreed with the consensus on one subject; `_id` is `<subject>|<rater>`. */
+export interface RaterVoteDoc {
+  _id: string;
+  rater: string;
+  subject: string;
+  agrees: boolean;
+  updatedAt: Date;
 }
 
 /** A declared feedback key (as LangSmith's feedback configs, but enforced on write). */

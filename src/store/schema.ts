@@ -7,6 +7,9 @@ import type {
   FeedbackDoc,
   FeedbackKeyDoc,
   InteractionDoc,
+  RaterTrustDoc,
+  RaterVoteDoc,
+  RoutedItemDoc,
 } from "./documents.js";
 import type { JobDoc } from "./job-doc.js";
 import type {
@@ -35,6 +38,9 @@ export type CollectionDocuments = {
   judgeRubrics: JudgeRubricDoc;
   judgeWatermarks: JudgeWatermarkDoc;
   driftReports: DriftReportDoc;
+  routedItems: RoutedItemDoc;
+  raterTrust: RaterTrustDoc;
+  raterVotes: RaterVoteDoc;
 };
 
 export const collectionNames = [
@@ -51,6 +57,9 @@ export const collectionNames = [
   "judgeRubrics",
   "judgeWatermarks",
   "driftReports",
+  "routedItems",
+  "raterTrust",
+  "raterVotes",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -101,6 +110,12 @@ export const indexDeclarations: {
     { name: "idempotency", key: { idempotencyKey: 1 }, unique: true, sparse: true },
     // Sparse: only feedback whose post-write steps are unconfirmed carries the outbox marker.
     { name: "pending", key: { pendingSince: 1, _id: 1 }, sparse: true },
+    // The pipeline's marker and the windows of its spam filter (per user, key, address, text).
+    { name: "pipeline_pending", key: { pipelinePendingSince: 1, _id: 1 }, sparse: true },
+    { name: "user_received", key: { userId: 1, receivedAt: 1 } },
+    { name: "submitter_received", key: { submittedBy: 1, receivedAt: 1 } },
+    { name: "ip_received", key: { "client.ip": 1, receivedAt: 1 }, sparse: true },
+    { name: "text_received", key: { textHash: 1, receivedAt: 1 }, sparse: true },
     {
       name: "text",
       key: {
@@ -162,4 +177,14 @@ export const indexDeclarations: {
   judgeWatermarks: [],
   // The newest report (the gauges, latestDriftReport) walks this backwards; reports expire.
   driftReports: [{ name: "computed", key: { computedAt: 1 }, expireAfterSeconds: 30 * 86_400 }],
+  routedItems: [
+    // One open item per (route, groupKey); closed items drop openKey and leave the index.
+    { name: "open", key: { openKey: 1 }, unique: true, sparse: true },
+    { name: "group_state", key: { groupKey: 1, state: 1 } },
+    { name: "recent", key: recent },
+    { name: "route_state_recent", key: { route: 1, state: 1, ...recent } },
+    { name: "state_recent", key: { state: 1, ...recent } },
+  ],
+  raterTrust: [],
+  raterVotes: [{ name: "rater", key: { rater: 1 } }],
 };

@@ -8,11 +8,13 @@ import type { App } from "../../src/app.js";
 import { type Scope, systemActor } from "../../src/auth/actor.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
+import type { Periodic } from "../../src/jobs/periodic.js";
 import type { JobCatalog } from "../../src/jobs/types.js";
 import type { JobWorker } from "../../src/jobs/worker.js";
 import { assemble } from "../../src/main.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
+import type { Categorizer } from "../../src/pipeline/categorize.js";
 import type { Services } from "../../src/services.js";
 import { type Collections, connectStore, type Store } from "../../src/store/mongo.js";
 import { uniqueDbName } from "./mongo.js";
@@ -27,6 +29,8 @@ export interface TestApp {
   readonly services: Services;
   /** The job worker (not started; LOOPGATE_ROLE=api leaves it undefined). */
   readonly worker: JobWorker | undefined;
+  /** The pipeline's tick beside the worker (not started). */
+  readonly pipelineTick: Periodic | undefined;
   readonly store: Store;
   readonly config: Config;
   /** Every JSON line the app logged, parsed. */
@@ -51,6 +55,8 @@ export interface TestAppOptions {
   readonly env?: Record<string, string>;
   /** Job types and handlers instead of the production catalog. */
   readonly jobs?: JobCatalog<Services>;
+  /** Categorizers the pipeline asks after its rules. */
+  readonly categorizers?: readonly Categorizer[];
 }
 
 /**
@@ -89,7 +95,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     store.client.on("commandStarted", (event) => commands.push(event));
     await store.ensureIndexes();
     const clock = options.clock ?? systemClock;
-    const { services, app, worker } = assemble({
+    const { services, app, worker, pipelineTick } = assemble({
       config,
       store,
       clock,
@@ -98,6 +104,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       secret: config.secret ?? "",
       storeKind: "mongodb",
       jobs: options.jobs,
+      categorizers: options.categorizers,
     });
     const key = async (keyScopes: Scope[]) =>
       (
@@ -110,6 +117,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       app,
       services,
       worker,
+      pipelineTick,
       store,
       config,
       logs,
@@ -130,6 +138,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     });
   });
   afterAll(async () => {
+    await handle.pipelineTick?.stop();
     await handle.worker?.stop(5_000);
     handle.services?.events.close();
     await handle.store?.db.dropDatabase();
