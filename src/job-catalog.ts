@@ -1,6 +1,8 @@
+import { BUILD_JOB } from "./datasets/snapshots.js";
 import { POST_WRITE_JOB } from "./feedback/outbox.js";
 import { hexToObjectId } from "./ids.js";
-import type { JobCatalog } from "./jobs/types.js";
+import { type JobCatalog, type JobContext, LeaseLostError } from "./jobs/types.js";
+import { AGREEMENT_JOB } from "./pipeline/agreement-reports.js";
 import type { Services } from "./services.js";
 
 /**
@@ -8,12 +10,39 @@ import type { Services } from "./services.js";
  * type here; handlers run under the job's system actor and call the same services as resolvers.
  */
 export const jobCatalog: JobCatalog<Services> = {
-  types: [{ name: POST_WRITE_JOB, maxAttempts: 10 }],
+  types: [
+    { name: POST_WRITE_JOB, maxAttempts: 10 },
+    { name: BUILD_JOB, maxAttempts: 3, concurrency: 1 },
+    { name: AGREEMENT_JOB, maxAttempts: 3, concurrency: 1 },
+  ],
   handlers: (services) => ({
     [POST_WRITE_JOB]: async ({ job }: { job: { payload: { feedbackId?: unknown } } }) => {
       const id = hexToObjectId(String(job.payload.feedbackId));
       if (!id) throw new Error(`${POST_WRITE_JOB} job without a valid feedbackId`);
       await services.outbox.finish(id);
+    },
+    [BUILD_JOB]: async (context: JobContext<{ snapshotId?: unknown }>) => {
+      const id = hexToObjectId(String(context.job.payload.snapshotId));
+      if (!id) throw new Error(`${BUILD_JOB} job without a valid snapshotId`);
+      try {
+        await services.datasets.build(id, {
+          progress: (progress) => context.checkpoint(progress),
+          fenced: (collection) => context.fenced(collection),
+        });
+      } catch (error) {
+        // The last attempt leaves the snapshot failed rather than building forever.
+        if (context.job.attempt >= context.job.maxAttempts && !(error instanceof LeaseLostError)) {
+          await services.datasets.fail(id, String((error as Error).message ?? error));
+        }
+        throw error;
+      }
+    },
+    [AGREEMENT_JOB]: async (context: JobContext<{ key?: unknown }>) => {
+      const key = typeof context.job.payload.key === "string" ? context.job.payload.key : null;
+      await services.agreement.compute({
+        key,
+        onKey: (done, index, of) => context.checkpoint({ key: done, done: index, of }),
+      });
     },
   }),
 };

@@ -15,6 +15,7 @@ import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
+import { AGREEMENT_JOB } from "./pipeline/agreement-reports.js";
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
@@ -69,6 +70,8 @@ export interface Assembled {
    * feedback marked before this process started (a crash's leftovers), then sweeps on a cadence.
    */
   readonly sweeper: Periodic | undefined;
+  /** Queues the agreement recomputation every DATASETS_AGREEMENT_INTERVAL_MINUTES (beside the worker). */
+  readonly agreementSchedule: Periodic | undefined;
 }
 
 /**
@@ -121,6 +124,16 @@ export function assemble(
         failed: (error) => deps.logger.warn({ err: error }, "outbox sweep failed; retrying later"),
       })
     : undefined;
+  const agreementSchedule =
+    worker && deps.config.datasets.agreementIntervalMs > 0
+      ? createPeriodic({
+          intervalMs: deps.config.datasets.agreementIntervalMs,
+          // One queued recomputation at a time, whichever process enqueues it.
+          run: () => services.jobs.enqueue(AGREEMENT_JOB, {}, { key: AGREEMENT_JOB }),
+          failed: (error) =>
+            deps.logger.warn({ err: error }, "could not queue the agreement recomputation"),
+        })
+      : undefined;
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -131,7 +144,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper };
+  return { services, app, worker, sweeper, agreementSchedule };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -231,7 +244,7 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper } = assembled;
+  const { services, app, worker, sweeper, agreementSchedule } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -254,6 +267,7 @@ export async function startLoopgate(
   );
   worker?.start();
   sweeper?.start();
+  agreementSchedule?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -269,6 +283,7 @@ export async function startLoopgate(
           http.stop(config.shutdownTimeoutMs, () => services.events.close()),
           worker?.stop(config.shutdownTimeoutMs),
           sweeper?.stop(),
+          agreementSchedule?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();

@@ -5,6 +5,7 @@ import { createFeedbackTokens, type FeedbackTokens } from "./auth/feedback-token
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { type ConflictService, createConflictService } from "./conflicts/service.js";
+import { BUILD_JOB, createDatasetService, type DatasetService } from "./datasets/snapshots.js";
 import { createDomainEvents, type DomainEvents } from "./events.js";
 import { createFeedbackIngestService, type FeedbackIngestService } from "./feedback/ingest.js";
 import { createFeedbackKeyService, type FeedbackKeyService } from "./feedback/keys.js";
@@ -21,6 +22,10 @@ import { createInteractionService, type InteractionService } from "./interaction
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
 import type { Logger } from "./observability/logger.js";
+import {
+  type AgreementReportService,
+  createAgreementReportService,
+} from "./pipeline/agreement-reports.js";
 import { createErasureService, type ErasureService } from "./privacy/erasure.js";
 import { createPayloadHasher } from "./privacy/payload-hash.js";
 import { createPseudonymizer } from "./privacy/pseudonym.js";
@@ -51,6 +56,9 @@ export interface Services {
   readonly postWrite: PostWriteContext;
   /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
   readonly alerts: AlertIntakeService & AlertRecordsService;
+  /** Annotator agreement reports and training-data snapshots. */
+  readonly agreement: AgreementReportService;
+  readonly datasets: DatasetService;
 }
 
 export interface ServiceDeps {
@@ -121,6 +129,24 @@ export function createServices(deps: ServiceDeps): Services {
     events,
     enforceDeclaredKeys: config.enforceDeclaredKeys,
   });
+  const agreement = createAgreementReportService({
+    collections,
+    clock,
+    minItems: config.datasets.agreementMinItems,
+  });
+  const datasets = createDatasetService({
+    collections,
+    clock,
+    agreement,
+    enqueue: async (id) =>
+      (
+        await jobs.enqueue(
+          BUILD_JOB,
+          { snapshotId: id.toHexString() },
+          { key: `${BUILD_JOB}:${id}` },
+        )
+      ).job._id,
+  });
   return {
     system: createSystemService(deps),
     interactions: createInteractionService({
@@ -147,5 +173,7 @@ export function createServices(deps: ServiceDeps): Services {
       ...createAlertIntakeService({ collections, clock }),
       ...createAlertRecordsService({ collections }),
     },
+    agreement,
+    datasets,
   };
 }

@@ -13,6 +13,7 @@ import "../schema/auth.js";
 import "../schema/privacy.js";
 import "../schema/jobs.js";
 import "../schema/alerts.js";
+import "../schema/datasets.js";
 import "./system.js";
 import "./interactions.js";
 import "./feedback.js";
@@ -22,6 +23,7 @@ import "./auth.js";
 import "./privacy.js";
 import "./jobs.js";
 import "./alerts.js";
+import "./datasets.js";
 
 let schema: GraphQLSchema | undefined;
 

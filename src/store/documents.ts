@@ -130,6 +130,14 @@ export interface ComparisonSide {
   readonly model?: ModelRef;
 }
 
+export type RouteName =
+  | "fine_tuning"
+  | "guardrail"
+  | "rag_update"
+  | "prompt_backlog"
+  | "product_backlog"
+  | "expert_review";
+
 export interface FeedbackDoc {
   _id: ObjectId;
   kind: FeedbackKind;
@@ -186,6 +194,18 @@ export interface FeedbackDoc {
    * (feedback/outbox.ts) finds and finishes.
    */
   pendingSince?: Date;
+  pipeline?: {
+    version: number; // the pipeline definition's version (bump when stages change)
+    processedAt: Date;
+    duplicateOf?: ObjectId; // set: a duplicate; only the original counts
+    filtered?: { reason: string; detail?: string }; // set: kept but excluded (spam/bot/speed/...)
+    quality: number; // 0..1 reliability score
+    category: FailureCategory | null;
+    categorizedBy?: string; // "rule:<name>" or "judge:<name>"
+    priority: number; // >= 0, severity x frequency
+    groupKey?: string; // similar-failure group (e.g. normalized query hash)
+    route: RouteName | null;
+  };
 }
 
 /** A declared feedback key (as LangSmith's feedback configs, but enforced on write). */

@@ -1,5 +1,6 @@
 import type { IndexDescription } from "mongodb";
 import type { IncidentDoc, RetrainingRequestDoc } from "./alert-docs.js";
+import type { AgreementReportDoc, DatasetRowDoc, DatasetSnapshotDoc } from "./dataset-docs.js";
 import type {
   ApiKeyDoc,
   ConflictDoc,
@@ -25,6 +26,9 @@ export type CollectionDocuments = {
   jobs: JobDoc;
   retrainingRequests: RetrainingRequestDoc;
   incidents: IncidentDoc;
+  agreementReports: AgreementReportDoc;
+  datasetSnapshots: DatasetSnapshotDoc;
+  datasetRows: DatasetRowDoc;
 };
 
 export const collectionNames = [
@@ -37,6 +41,9 @@ export const collectionNames = [
   "jobs",
   "retrainingRequests",
   "incidents",
+  "agreementReports",
+  "datasetSnapshots",
+  "datasetRows",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -142,4 +149,18 @@ export const indexDeclarations: {
     { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
     { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
+  // One document per computation; readers take the newest per key, batch or rater pair.
+  agreementReports: [
+    { name: "key_scope_recent", key: { key: 1, scope: 1, computedAt: -1 } },
+    { name: "scope_recent", key: { scope: 1, computedAt: -1 } },
+  ],
+  datasetSnapshots: [
+    { name: "kind_version", key: { kind: 1, version: -1 }, unique: true },
+    { name: "recent", key: recent },
+    { name: "kind_recent", key: { kind: 1, ...recent } },
+    { name: "state_recent", key: { state: 1, ...recent } },
+  ],
+  // Rows are read in `_id` order (`<snapshot>:<split>:<ordinal>`): the _id index alone serves
+  // exports and provenance, so bulk inserts maintain no second index.
+  datasetRows: [],
 };
