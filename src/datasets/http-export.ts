@@ -3,7 +3,8 @@ import { AuthenticationError } from "../auth/authenticate.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { hexToObjectId } from "../ids.js";
 import type { Logger } from "../observability/logger.js";
-import type { DatasetService, ExportFile } from "./snapshots.js";
+import { type ExportFile, rowsIn } from "./export.js";
+import type { DatasetService } from "./snapshots.js";
 
 /**
  * `GET /datasets/<snapshot id>/<train|eval|provenance>.jsonl`: a ready snapshot's file, streamed
@@ -66,11 +67,7 @@ export function createDatasetExportRoute(deps: {
     const headers: Record<string, string> = {
       "content-type": "application/jsonl; charset=utf-8",
       "content-disposition": `attachment; filename="${name}"`,
-      "x-loopgate-rows": String(
-        file === "provenance"
-          ? (snapshot.counts?.train ?? 0) + (snapshot.counts?.eval ?? 0)
-          : (snapshot.counts?.[file] ?? 0),
-      ),
+      "x-loopgate-rows": String(rowsIn(snapshot, file)),
     };
     if (file !== "provenance" && snapshot.sha256) headers.etag = `"${snapshot.sha256[file]}"`;
     if (request.method === "HEAD") return new Response(null, { status: 200, headers });

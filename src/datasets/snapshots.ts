@@ -33,6 +33,7 @@ import {
   type SourceFeedback,
   type SourceInteraction,
 } from "./builders.js";
+import { createSnapshotReader, type ExportFile } from "./export.js";
 import { validateRow } from "./formats.js";
 import { splitOf } from "./split.js";
 
@@ -51,7 +52,6 @@ export const MAX_FILTER_VALUES = 50;
 export const MAX_EVAL_FRACTION = 0.5;
 const ROW_BATCH = 2_000;
 const INTERACTION_BATCH = 2_000;
-const EXPORT_PAGE = 1_000;
 
 const snapshotInput = z
   .object({
@@ -100,9 +100,6 @@ export interface SnapshotListFilter {
   readonly state?: SnapshotState | null;
 }
 
-/** Exportable files of a snapshot: each split's rows, and the provenance sidecar. */
-export type ExportFile = DatasetSplit | "provenance";
-
 export interface BuildHooks {
   /** Saves progress (the job's checkpoint). */
   readonly progress?: (progress: Record<string, unknown>) => Promise<void>;
@@ -133,11 +130,6 @@ export interface DatasetService {
 
 const rowId = (snapshot: ObjectId, split: DatasetSplit, ordinal: number) =>
   `${snapshot.toHexString()}:${split}:${String(ordinal).padStart(10, "0")}`;
-/** Bounds of one split's rows in `_id` order (":" < ";"). */
-const splitRange = (snapshot: ObjectId, split: DatasetSplit) => ({
-  from: `${snapshot.toHexString()}:${split}:`,
-  to: `${snapshot.toHexString()}:${split};`,
-});
 
 export function createDatasetService(deps: {
   collections: Pick<
@@ -150,27 +142,7 @@ export function createDatasetService(deps: {
 }): DatasetService {
   const { collections, clock } = deps;
 
-  async function* pagedRows(
-    snapshot: ObjectId,
-    split: DatasetSplit,
-    projection: Record<string, 1>,
-  ): AsyncGenerator<DatasetRowDoc> {
-    const range = splitRange(snapshot, split);
-    let after = range.from;
-    for (;;) {
-      // Keyset pages over `_id`: each is an index range, so neither this process nor the store
-      // ever holds more than one page of a snapshot.
-      const page = await collections.datasetRows
-        .find(
-          { _id: { $gt: after, $lt: range.to } },
-          { projection, sort: { _id: 1 }, limit: EXPORT_PAGE },
-        )
-        .toArray();
-      for (const row of page) yield row;
-      if (page.length < EXPORT_PAGE) return;
-      after = page.at(-1)!._id;
-    }
-  }
+  const reader = createSnapshotReader(collections);
 
   const usedFeedback = async (snapshot: DatasetSnapshotDoc): Promise<Set<string>> => {
     const earlier = await collections.datasetSnapshots
@@ -182,7 +154,7 @@ export function createDatasetService(deps: {
     const used = new Set<string>();
     for (const { _id } of earlier) {
       for (const split of ["train", "eval"] as const) {
-        for await (const row of pagedRows(_id, split, { feedbackIds: 1 })) {
+        for await (const row of reader.rows(_id, split, { feedbackIds: 1 })) {
           for (const id of row.feedbackIds) used.add(id.toHexString());
         }
       }
@@ -514,32 +486,7 @@ export function createDatasetService(deps: {
       );
     },
 
-    async exportable(id) {
-      const snapshot = await collections.datasetSnapshots.findOne({ _id: id });
-      if (!snapshot) throw new NotFoundError("DatasetSnapshot", id.toHexString());
-      if (snapshot.state !== "ready") {
-        throw new ConflictError(
-          `dataset snapshot ${id.toHexString()} is ${snapshot.state}; only ready snapshots export`,
-        );
-      }
-      return snapshot;
-    },
-
-    async *lines(id, file) {
-      if (file !== "provenance") {
-        for await (const row of pagedRows(id, file, { line: 1 })) yield `${row.line}\n`;
-        return;
-      }
-      for (const split of ["train", "eval"] as const) {
-        for await (const row of pagedRows(id, split, { ordinal: 1, source: 1, feedbackIds: 1 })) {
-          yield `${JSON.stringify({
-            split,
-            ordinal: row.ordinal,
-            source: row.source,
-            feedback_ids: row.feedbackIds.map((feedbackId) => feedbackId.toHexString()),
-          })}\n`;
-        }
-      }
-    },
+    exportable: reader.exportable,
+    lines: reader.lines,
   };
 }
