@@ -23,11 +23,7 @@ export interface SnapshotReader {
   /** A ready snapshot, or why it cannot be exported (NotFoundError, ConflictError). */
   exportable(id: ObjectId): Promise<DatasetSnapshotDoc>;
   /** One split's rows in order, one page in memory at a time. */
-  rows(
-    id: ObjectId,
-    split: DatasetSplit,
-    projection: Record<string, 1>,
-  ): AsyncGenerator<DatasetRowDoc>;
+  rows(id: ObjectId, split: DatasetSplit): AsyncGenerator<DatasetRowDoc>;
   /** A file's lines (each ends with "\n"). */
   lines(id: ObjectId, file: ExportFile): AsyncGenerator<string>;
 }
@@ -35,11 +31,7 @@ export interface SnapshotReader {
 export function createSnapshotReader(
   collections: Pick<Collections, "datasetSnapshots" | "datasetRows">,
 ): SnapshotReader {
-  async function* rows(
-    snapshot: ObjectId,
-    split: DatasetSplit,
-    projection: Record<string, 1>,
-  ): AsyncGenerator<DatasetRowDoc> {
+  async function* rows(snapshot: ObjectId, split: DatasetSplit): AsyncGenerator<DatasetRowDoc> {
     const range = splitRange(snapshot, split);
     let after = range.from;
     for (;;) {
@@ -48,7 +40,8 @@ export function createSnapshotReader(
       const page = await collections.datasetRows
         .find(
           { _id: { $gt: after, $lt: range.to } },
-          { projection, sort: { _id: 1 }, limit: EXPORT_PAGE },
+          // Whole rows: they are small, and projecting costs the embedded store more than it saves.
+          { sort: { _id: 1 }, limit: EXPORT_PAGE, batchSize: EXPORT_PAGE },
         )
         .toArray();
       for (const row of page) yield row;
@@ -73,11 +66,11 @@ export function createSnapshotReader(
 
     async *lines(id, file) {
       if (file !== "provenance") {
-        for await (const row of rows(id, file, { line: 1 })) yield `${row.line}\n`;
+        for await (const row of rows(id, file)) yield `${row.line}\n`;
         return;
       }
       for (const split of ["train", "eval"] as const) {
-        for await (const row of rows(id, split, { ordinal: 1, source: 1, feedbackIds: 1 })) {
+        for await (const row of rows(id, split)) {
           yield `${JSON.stringify({
             split,
             ordinal: row.ordinal,

@@ -154,7 +154,7 @@ export function createDatasetService(deps: {
     const used = new Set<string>();
     for (const { _id } of earlier) {
       for (const split of ["train", "eval"] as const) {
-        for await (const row of reader.rows(_id, split, { feedbackIds: 1 })) {
+        for await (const row of reader.rows(_id, split)) {
           for (const id of row.feedbackIds) used.add(id.toHexString());
         }
       }
@@ -173,22 +173,9 @@ export function createDatasetService(deps: {
     if (filter.modelIds) query["model.id"] = { $in: filter.modelIds };
     if (filter.sources) query.source = { $in: filter.sources as FeedbackSource[] };
     const docs = (await collections.feedback
+      // No projection: on the embedded store projecting costs more than it saves (measured by
+      // `BENCH_ONLY=datasets npm run bench`), and these documents are small.
       .find(query, {
-        projection: {
-          kind: 1,
-          key: 1,
-          interactionId: 1,
-          subject: 1,
-          raterKey: 1,
-          category: 1,
-          binary: 1,
-          rating: 1,
-          correction: 1,
-          comparison: 1,
-          flag: 1,
-          "metadata.batchId": 1,
-          pipeline: 1,
-        },
         batchSize: 5_000,
       })
       .toArray()) as SourceFeedback[];
@@ -214,16 +201,7 @@ export function createDatasetService(deps: {
       const docs = await collections.interactions
         .find(
           { _id: { $in: all.slice(start, start + INTERACTION_BATCH) } },
-          {
-            projection: {
-              query: 1,
-              messages: 1,
-              response: 1,
-              "metadata.topic": 1,
-              "metadata.difficulty": 1,
-              erasedAt: 1,
-            },
-          },
+          { batchSize: INTERACTION_BATCH },
         )
         .toArray();
       // An erased user's answers are not training data.

@@ -208,23 +208,6 @@ export function createAgreementReportService(deps: {
       .find(
         { key, kind: { $in: [...judgementKinds] }, status: "active" },
         {
-          projection: {
-            kind: 1,
-            key: 1,
-            subject: 1,
-            raterKey: 1,
-            sentiment: 1,
-            binary: 1,
-            rating: 1,
-            "comparison.preferred": 1,
-            "comparison.a.interactionId": 1,
-            "comparison.a.text": 1,
-            "comparison.b.interactionId": 1,
-            "comparison.b.text": 1,
-            "metadata.batchId": 1,
-            "pipeline.duplicateOf": 1,
-            "pipeline.filtered": 1,
-          },
           sort: { _id: 1 },
         },
       )

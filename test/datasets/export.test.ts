@@ -6,9 +6,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../src/auth/actor.js";
+import { BUILD_JOB } from "../../src/datasets/snapshots.js";
 import type { DatasetSnapshotDoc } from "../../src/store/dataset-docs.js";
 import { useTestApp } from "../support/app.js";
 import { generateDatasetCorpus } from "../support/dataset-corpus.js";
+import { waitUntil } from "../support/poll.js";
 import { REPO_ROOT } from "../support/process.js";
 import { download } from "./support.js";
 
@@ -152,6 +154,35 @@ describe("dataset exports of a larger corpus", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("leaves a snapshot FAILED, with the error, when its build job gives up", async () => {
+    const { snapshot } = await testApp.services.datasets.create(
+      { kind: "negatives" },
+      systemActor("test"),
+    );
+    // A snapshot whose stored kind no build knows (as a document from a newer version could be).
+    await testApp.store.collections.datasetSnapshots.updateOne(
+      { _id: snapshot._id },
+      { $set: { kind: "future_kind" as never } },
+    );
+    await testApp.services.jobs.enqueue(
+      BUILD_JOB,
+      { snapshotId: snapshot._id.toHexString() },
+      { key: `retry-once:${snapshot._id}`, maxAttempts: 1 },
+    );
+    testApp.worker!.start();
+    try {
+      await waitUntil(
+        async () => (await testApp.services.datasets.get(snapshot._id))?.state === "failed",
+        { timeoutMs: 30_000, intervalMs: 100, what: "the snapshot to fail" },
+      );
+    } finally {
+      await testApp.worker!.stop(5_000);
+    }
+    const failed = await testApp.services.datasets.get(snapshot._id);
+    expect(failed?.error).toBeTruthy();
+    expect((await download(testApp, `/datasets/${snapshot._id}/train.jsonl`)).status).toBe(409);
   });
 
   it("refuses to export a snapshot that is still building", async () => {
