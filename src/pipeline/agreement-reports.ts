@@ -240,14 +240,32 @@ export function createAgreementReportService(deps: {
     return reports;
   };
 
-  const newestPerIdentity = (docs: AgreementReportDoc[]) => {
-    const seen = new Set<string>();
-    return docs.filter((doc) => {
-      const identity = `${doc.scope}\u0000${doc.key}\u0000${doc.batchId ?? ""}\u0000${doc.raters?.join("\u0000") ?? ""}`;
-      if (seen.has(identity)) return false;
-      seen.add(identity);
-      return true;
-    });
+  /**
+   * The reports of each key's latest computation (one computation writes all of a key's reports
+   * with one `computedAt`), so reading the current state never walks the history.
+   */
+  const latestRuns = async (key: string | null, scopes: readonly AgreementScope[] | null) => {
+    const keys = key
+      ? [key]
+      : ((await collections.agreementReports.distinct("key", {})) as string[]).sort();
+    const docs: AgreementReportDoc[] = [];
+    for (const name of keys) {
+      const newest = await collections.agreementReports.findOne(
+        { key: name },
+        { sort: { computedAt: -1 }, projection: { computedAt: 1 } },
+      );
+      if (!newest) continue;
+      docs.push(
+        ...(await collections.agreementReports
+          .find({
+            key: name,
+            computedAt: newest.computedAt,
+            ...(scopes ? { scope: { $in: [...scopes] } } : {}),
+          })
+          .toArray()),
+      );
+    }
+    return docs;
   };
 
   return {
@@ -279,14 +297,8 @@ export function createAgreementReportService(deps: {
     },
 
     async latest(filter, limit) {
-      const query: Record<string, unknown> = {};
-      if (filter.key) query.key = filter.key;
-      if (filter.scope) query.scope = filter.scope;
-      // Newest first, so the first report of each identity is its latest computation.
-      const docs = await collections.agreementReports
-        .find(query, { sort: { computedAt: -1, _id: 1 } })
-        .toArray();
-      return newestPerIdentity(docs)
+      const docs = await latestRuns(filter.key ?? null, filter.scope ? [filter.scope] : null);
+      return docs
         .sort(
           (x, y) =>
             x.consistency - y.consistency ||
@@ -299,12 +311,10 @@ export function createAgreementReportService(deps: {
     },
 
     async flagged() {
-      const docs = await collections.agreementReports
-        .find({ scope: { $in: ["key", "batch"] } }, { sort: { computedAt: -1, _id: 1 } })
-        .toArray();
+      const docs = await latestRuns(null, ["key", "batch"]);
       const keys = new Set<string>();
       const batches = new Set<string>();
-      for (const doc of newestPerIdentity(docs)) {
+      for (const doc of docs) {
         if (!doc.flagged) continue;
         if (doc.scope === "key") keys.add(doc.key);
         else if (doc.batchId) batches.add(batchLabel(doc.key, doc.batchId));

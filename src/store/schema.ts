@@ -149,11 +149,8 @@ export const indexDeclarations: {
     { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
     { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
   ],
-  // One document per computation; readers take the newest per key, batch or rater pair.
-  agreementReports: [
-    { name: "key_scope_recent", key: { key: 1, scope: 1, computedAt: -1 } },
-    { name: "scope_recent", key: { scope: 1, computedAt: -1 } },
-  ],
+  // One document per report and computation; readers take each key's latest computation.
+  agreementReports: [{ name: "key_recent", key: { key: 1, computedAt: -1 } }],
   datasetSnapshots: [
     { name: "kind_version", key: { kind: 1, version: -1 }, unique: true },
     { name: "recent", key: recent },
