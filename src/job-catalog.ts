@@ -41,7 +41,11 @@ export const jobCatalog: JobCatalog<Services> = {
       const key = typeof context.job.payload.key === "string" ? context.job.payload.key : null;
       await services.agreement.compute({
         key,
-        onKey: (done, index, of) => context.checkpoint({ key: done, done: index, of }),
+        onKey: async (done, index, of) => {
+          await context.checkpoint({ key: done, done: index, of });
+          // Shutdown or a lost lease stops between keys; the next attempt recomputes them all.
+          context.signal.throwIfAborted();
+        },
       });
     },
   }),

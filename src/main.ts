@@ -128,8 +128,12 @@ export function assemble(
     worker && deps.config.datasets.agreementIntervalMs > 0
       ? createPeriodic({
           intervalMs: deps.config.datasets.agreementIntervalMs,
-          // One queued recomputation at a time, whichever process enqueues it.
-          run: () => services.jobs.enqueue(AGREEMENT_JOB, {}, { key: AGREEMENT_JOB }),
+          // One queued recomputation at a time, whichever process enqueues it; none at start, so
+          // a restart (or a fleet of them) adds no work.
+          run: (first) =>
+            first
+              ? Promise.resolve()
+              : services.jobs.enqueue(AGREEMENT_JOB, {}, { key: AGREEMENT_JOB }),
           failed: (error) =>
             deps.logger.warn({ err: error }, "could not queue the agreement recomputation"),
         })

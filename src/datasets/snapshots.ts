@@ -4,7 +4,7 @@ import { stringify } from "safe-stable-stringify";
 import { z } from "zod";
 import { type Actor, actorLabel } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
-import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import { feedbackKeyName } from "../feedback/inputs.js";
 import type { FencedCollection } from "../jobs/fence.js";
 import { type AgreementReportService, isUsable } from "../pipeline/agreement-reports.js";
