@@ -4,6 +4,9 @@
  * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group, then
  * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue;
  * `BENCH_ONLY=pipeline` only the pipeline's backfill, bench/pipeline.ts),
+ * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue),
+ * a dataset snapshot's build and export over 100,000 feedback against a plain cursor read
+ * (`BENCH_ONLY=datasets` runs only that; BENCH_DATASET_FEEDBACK changes the count),
  * then, for the embedded store, the scale section (bench/scale.ts) with `--docs` documents
  * (default 200,000; `--docs 2000000` for the figure the README quotes, about 5 minutes). The HTTP
  * section (bench/http.ts) loads the compiled gateway against bare Node and bare Yoga.
@@ -15,6 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
+import { printDatasetBench } from "./datasets.js";
 import { benchGroupCommit } from "./group-commit.js";
 import { runHttpBench } from "./http.js";
 import { benchQueue } from "./jobs.js";
@@ -93,6 +97,9 @@ async function runStoreBench(scaleDocs: number) {
     }
     if (process.env.BENCH_ONLY === "pipeline") {
       await printPipelineBench(client, dbName);
+    }
+    if (process.env.BENCH_ONLY === "datasets") {
+      await printDatasetBench(client, uri, dbName);
       return;
     }
     console.log(
@@ -162,6 +169,8 @@ async function runStoreBench(scaleDocs: number) {
     await printGroupCommitBench();
     console.log("");
     await printQueueBench(client, second, dbName);
+    console.log("");
+    await printDatasetBench(client, uri, dbName);
     if (!external && scaleDocs > 0) await scaleSection(scaleDocs);
     console.log(`total bench time: ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
   } finally {
@@ -232,7 +241,7 @@ if (values.only !== undefined && !["store", "http"].includes(values.only)) {
   throw new Error("--only must be store or http");
 }
 if (values.only !== "http") await runStoreBench(positive("docs", values.docs));
-if (values.only !== "store") {
+if (values.only !== "store" && !process.env.BENCH_ONLY) {
   await runHttpBench({
     durationSec: positive("duration", values.duration),
     warmupSec: positive("warmup", values.warmup),

@@ -10,6 +10,7 @@ import { useBodyLimits } from "./body-limits.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { RequestContext } from "./context.js";
+import { createDatasetExportRoute, DATASET_EXPORT_PREFIX } from "./datasets/http-export.js";
 import { requestParsingPlugin } from "./edge/request-parsing.js";
 import { resultStatusPlugin } from "./edge/result-status.js";
 import { slowConsumerPlugin } from "./edge/slow-consumers.js";
@@ -172,6 +173,14 @@ export function createApp(deps: AppDeps): App {
           logger,
         }),
       ),
+      routePlugin(
+        DATASET_EXPORT_PREFIX,
+        createDatasetExportRoute({
+          datasets: deps.services.datasets,
+          authenticate: deps.services.authenticate,
+          logger,
+        }),
+      ),
       resultStatusPlugin(),
       requestParsingPlugin(),
       slowConsumerPlugin({ stallTimeoutMs: deps.config.edge.liveFeedStallTimeoutMs, logger }),
@@ -254,11 +263,16 @@ function healthPlugin(services: Services, logger: Logger): Plugin {
   };
 }
 
-/** A plain HTTP route beside GraphQL (webhooks): the handler answers every method itself. */
+/**
+ * A plain HTTP route beside GraphQL (webhooks, downloads): the handler answers every method
+ * itself. A path ending in "/" is a prefix (the handler parses the rest).
+ */
 function routePlugin(path: string, handler: (request: Request) => Promise<Response>): Plugin {
+  const matches = (pathname: string) =>
+    path.endsWith("/") ? pathname.startsWith(path) : pathname === path;
   return {
     async onRequest({ url, request, endResponse }) {
-      if (url.pathname === path) endResponse(await handler(request));
+      if (matches(url.pathname)) endResponse(await handler(request));
     },
   };
 }

@@ -60,10 +60,24 @@ const judgesEnv = {
   AUDIT_CONFIG: jsonEnv(auditConfigSchema),
 };
 
+/** Training datasets and annotator agreement (src/datasets/, src/pipeline/agreement-reports.ts). */
+const datasetsEnv = {
+  /** Minutes between scheduled agreement recomputations; 0 turns the schedule off. */
+  DATASETS_AGREEMENT_INTERVAL_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 60)
+    .default(60),
+  /** Items judged by two or more raters a key or batch needs before it gets a report. */
+  DATASETS_AGREEMENT_MIN_ITEMS: z.coerce.number().int().min(1).max(10_000).default(3),
+};
+
 export const configSchema = z.object({
   ...jobsEnv,
   ...judgesEnv,
   ...pipelineEnv,
+  ...datasetsEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -186,6 +200,11 @@ export interface Config {
     readonly keepFinishedMs: number;
     readonly sweepIntervalMs: number;
   };
+  readonly datasets: {
+    /** 0: no scheduled agreement recomputation. */
+    readonly agreementIntervalMs: number;
+    readonly agreementMinItems: number;
+  };
   /** Undefined means: the alert webhook is off. */
   readonly alertWebhookToken: string | undefined;
   readonly edge: EdgeConfig;
@@ -263,6 +282,10 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       pollMs: env.JOBS_POLL_MS,
       keepFinishedMs: env.JOBS_KEEP_FINISHED_HOURS * 3_600_000,
       sweepIntervalMs: env.JOBS_SWEEP_SECONDS * 1_000,
+    },
+    datasets: {
+      agreementIntervalMs: env.DATASETS_AGREEMENT_INTERVAL_MINUTES * 60_000,
+      agreementMinItems: env.DATASETS_AGREEMENT_MIN_ITEMS,
     },
     alertWebhookToken: env.ALERT_WEBHOOK_TOKEN,
     judges: env.JUDGES_CONFIG ? { ...env.JUDGES_CONFIG, apiKeys } : undefined,

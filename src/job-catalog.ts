@@ -1,6 +1,8 @@
+import { BUILD_JOB } from "./datasets/snapshots.js";
 import { POST_WRITE_JOB } from "./feedback/outbox.js";
 import { hexToObjectId } from "./ids.js";
-import type { JobCatalog } from "./jobs/types.js";
+import { type JobCatalog, type JobContext, LeaseLostError } from "./jobs/types.js";
+import { AGREEMENT_JOB } from "./pipeline/agreement-reports.js";
 import { DRIFT_JOB } from "./pipeline/audit.js";
 import { GUARDRAIL_JOB } from "./pipeline/guardrail.js";
 import { RLAIF_JOB } from "./pipeline/rlaif.js";
@@ -21,6 +23,8 @@ export const jobCatalog: JobCatalog<Services> = {
     { name: PROCESS_JOB, maxAttempts: 10, concurrency: 1 },
     { name: BACKFILL_JOB, maxAttempts: 20, concurrency: 1 },
     { name: GUARDRAIL_JOB, maxAttempts: 12, backoff: { baseMs: 1_000, maxMs: 10 * 60_000 } },
+    { name: BUILD_JOB, maxAttempts: 3, concurrency: 1 },
+    { name: AGREEMENT_JOB, maxAttempts: 3, concurrency: 1 },
   ],
   handlers: (services) => ({
     [POST_WRITE_JOB]: async ({ job }: { job: { payload: { feedbackId?: unknown } } }) => {
@@ -50,6 +54,33 @@ export const jobCatalog: JobCatalog<Services> = {
       signal: AbortSignal;
     }) => {
       await services.pipeline.deliverGuardrail(job.payload, signal);
+    },
+    [BUILD_JOB]: async (context: JobContext<{ snapshotId?: unknown }>) => {
+      const id = hexToObjectId(String(context.job.payload.snapshotId));
+      if (!id) throw new Error(`${BUILD_JOB} job without a valid snapshotId`);
+      try {
+        await services.datasets.build(id, {
+          progress: (progress) => context.checkpoint(progress),
+          fenced: (collection) => context.fenced(collection),
+        });
+      } catch (error) {
+        // The last attempt leaves the snapshot failed rather than building forever.
+        if (context.job.attempt >= context.job.maxAttempts && !(error instanceof LeaseLostError)) {
+          await services.datasets.fail(id, String((error as Error).message ?? error));
+        }
+        throw error;
+      }
+    },
+    [AGREEMENT_JOB]: async (context: JobContext<{ key?: unknown }>) => {
+      const key = typeof context.job.payload.key === "string" ? context.job.payload.key : null;
+      await services.agreement.compute({
+        key,
+        onKey: async (done, index, of) => {
+          await context.checkpoint({ key: done, done: index, of });
+          // Shutdown or a lost lease stops between keys; the next attempt recomputes them all.
+          context.signal.throwIfAborted();
+        },
+      });
     },
   }),
 };

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
 import { registerPipelineMetrics } from "./observability/pipeline-metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
+import { AGREEMENT_JOB } from "./pipeline/agreement-reports.js";
 import { createAutomationTicks } from "./pipeline/ticks.js";
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
@@ -77,6 +78,8 @@ export interface Assembled {
   readonly ticks: readonly Periodic[];
   /** Beside the worker: queues the pipeline's job whenever feedback waits (PIPELINE_TICK_MS). */
   readonly pipelineTick: Periodic | undefined;
+  /** Queues the agreement recomputation every DATASETS_AGREEMENT_INTERVAL_MINUTES (beside the worker). */
+  readonly agreementSchedule: Periodic | undefined;
 }
 
 /**
@@ -154,6 +157,20 @@ export function assemble(
         failed: (error) => deps.logger.warn({ err: error }, "pipeline tick failed; retrying later"),
       })
     : undefined;
+  const agreementSchedule =
+    worker && deps.config.datasets.agreementIntervalMs > 0
+      ? createPeriodic({
+          intervalMs: deps.config.datasets.agreementIntervalMs,
+          // One queued recomputation at a time, whichever process enqueues it; none at start, so
+          // a restart (or a fleet of them) adds no work.
+          run: (first) =>
+            first
+              ? Promise.resolve()
+              : services.jobs.enqueue(AGREEMENT_JOB, {}, { key: AGREEMENT_JOB }),
+          failed: (error) =>
+            deps.logger.warn({ err: error }, "could not queue the agreement recomputation"),
+        })
+      : undefined;
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -164,7 +181,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper, ticks, pipelineTick };
+  return { services, app, worker, sweeper, ticks, pipelineTick, agreementSchedule };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -267,7 +284,7 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper, ticks, pipelineTick } = assembled;
+  const { services, app, worker, sweeper, ticks, pipelineTick, agreementSchedule } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -292,6 +309,7 @@ export async function startLoopgate(
   sweeper?.start();
   for (const tick of ticks) tick.start();
   pipelineTick?.start();
+  agreementSchedule?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -309,6 +327,7 @@ export async function startLoopgate(
           sweeper?.stop(),
           ...ticks.map((tick) => tick.stop()),
           pipelineTick?.stop(),
+          agreementSchedule?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();

@@ -5,6 +5,7 @@ import { createFeedbackTokens, type FeedbackTokens } from "./auth/feedback-token
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { type ConflictService, createConflictService } from "./conflicts/service.js";
+import { BUILD_JOB, createDatasetService, type DatasetService } from "./datasets/snapshots.js";
 import { createDomainEvents, type DomainEvents } from "./events.js";
 import { createFeedbackIngestService, type FeedbackIngestService } from "./feedback/ingest.js";
 import { createFeedbackKeyService, type FeedbackKeyService } from "./feedback/keys.js";
@@ -21,6 +22,10 @@ import { createInteractionService, type InteractionService } from "./interaction
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
 import type { Logger } from "./observability/logger.js";
+import {
+  type AgreementReportService,
+  createAgreementReportService,
+} from "./pipeline/agreement-reports.js";
 import { type AuditService, createAuditService } from "./pipeline/audit.js";
 import type { Categorizer } from "./pipeline/categorize.js";
 import { createJudgeCategorizer } from "./pipeline/judge-categorizer.js";
@@ -62,6 +67,9 @@ export interface Services {
   readonly audit: AuditService;
   /** The feedback processing pipeline and its routed items (src/pipeline/). */
   readonly pipeline: PipelineService;
+  /** Annotator agreement reports and training-data snapshots. */
+  readonly agreement: AgreementReportService;
+  readonly datasets: DatasetService;
 }
 
 export interface ServiceDeps {
@@ -135,6 +143,24 @@ export function createServices(deps: ServiceDeps): Services {
     enforceDeclaredKeys: config.enforceDeclaredKeys,
   });
   const feedback = { ...ingest, ...createFeedbackReadService({ collections }) };
+  const agreement = createAgreementReportService({
+    collections,
+    clock,
+    minItems: config.datasets.agreementMinItems,
+  });
+  const datasets = createDatasetService({
+    collections,
+    clock,
+    agreement,
+    enqueue: async (id) =>
+      (
+        await jobs.enqueue(
+          BUILD_JOB,
+          { snapshotId: id.toHexString() },
+          { key: `${BUILD_JOB}:${id}` },
+        )
+      ).job._id,
+  });
   return {
     system: createSystemService(deps),
     interactions: createInteractionService({
@@ -171,6 +197,8 @@ export function createServices(deps: ServiceDeps): Services {
       categorizers: [...(deps.categorizers ?? []), ...judgeCategorizers(config.judges)],
       warn: (message, error) => logger.warn({ err: error }, message),
     }),
+    agreement,
+    datasets,
   };
 }
 

@@ -14,6 +14,7 @@ import "../schema/privacy.js";
 import "../schema/jobs.js";
 import "../schema/alerts.js";
 import "../schema/judges.js";
+import "../schema/datasets.js";
 import "./system.js";
 import "./interactions.js";
 import "./feedback.js";
@@ -25,6 +26,7 @@ import "./jobs.js";
 import "./alerts.js";
 import "./judges.js";
 import "./pipeline.js";
+import "./datasets.js";
 
 let schema: GraphQLSchema | undefined;
 

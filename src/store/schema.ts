@@ -1,5 +1,6 @@
 import type { IndexDescription } from "mongodb";
 import type { IncidentDoc, RetrainingRequestDoc } from "./alert-docs.js";
+import type { AgreementReportDoc, DatasetRowDoc, DatasetSnapshotDoc } from "./dataset-docs.js";
 import type {
   ApiKeyDoc,
   ConflictDoc,
@@ -41,6 +42,9 @@ export type CollectionDocuments = {
   routedItems: RoutedItemDoc;
   raterTrust: RaterTrustDoc;
   raterVotes: RaterVoteDoc;
+  agreementReports: AgreementReportDoc;
+  datasetSnapshots: DatasetSnapshotDoc;
+  datasetRows: DatasetRowDoc;
 };
 
 export const collectionNames = [
@@ -60,6 +64,9 @@ export const collectionNames = [
   "routedItems",
   "raterTrust",
   "raterVotes",
+  "agreementReports",
+  "datasetSnapshots",
+  "datasetRows",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -187,4 +194,15 @@ export const indexDeclarations: {
   ],
   raterTrust: [],
   raterVotes: [{ name: "rater", key: { rater: 1 } }],
+  // One document per report and computation; readers take each key's latest computation.
+  agreementReports: [{ name: "key_recent", key: { key: 1, computedAt: -1 } }],
+  datasetSnapshots: [
+    { name: "kind_version", key: { kind: 1, version: -1 }, unique: true },
+    { name: "recent", key: recent },
+    { name: "kind_recent", key: { kind: 1, ...recent } },
+    { name: "state_recent", key: { state: 1, ...recent } },
+  ],
+  // Rows are read in `_id` order (`<snapshot>:<split>:<ordinal>`): the _id index alone serves
+  // exports and provenance, so bulk inserts maintain no second index.
+  datasetRows: [],
 };
