@@ -4,7 +4,6 @@
  * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group, then
  * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue;
  * `BENCH_ONLY=pipeline` only the pipeline's backfill, bench/pipeline.ts),
- * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue),
  * a dataset snapshot's build and export over 100,000 feedback against a plain cursor read
  * (`BENCH_ONLY=datasets` runs only that; BENCH_DATASET_FEEDBACK changes the count),
  * then, for the embedded store, the scale section (bench/scale.ts) with `--docs` documents
