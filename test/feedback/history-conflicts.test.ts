@@ -164,7 +164,7 @@ describe("disagreeing feedback", () => {
     await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "fay" } });
     // Withdrawing a conflict is checked right after the answer (a client asking for `conflict`
     // in the mutation waits for it; this one did not ask).
-    let state: Record<string, any> = {};
+    let state: { conflict?: { status?: string } } = {};
     await waitUntil(
       async () => {
         state = (await testApp.gql(HISTORY, { id })).data?.interaction;
