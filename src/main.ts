@@ -330,6 +330,8 @@ export async function startLoopgate(
           agreementSchedule?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
+        // The answered writes' in-process remainders (outbox.ts) finish before the store closes.
+        await services.outbox.drain();
         await connectedStore.close();
         await embedded?.close();
         logger.info("Loopgate stopped");

@@ -1,3 +1,4 @@
+import type { ObjectId } from "mongodb";
 import { type AnalyticsService, createAnalyticsService } from "./analytics/service.js";
 import { type ApiKeyService, createApiKeyService } from "./auth/api-keys.js";
 import { type Authenticator, createAuthenticator } from "./auth/authenticate.js";
@@ -18,6 +19,7 @@ import {
   type AlertRecordsService,
   createAlertRecordsService,
 } from "./integrations/alerts/records.js";
+import { createInteractionCache, type InteractionCache } from "./interactions/cache.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
@@ -59,6 +61,8 @@ export interface Services {
    * by id runs `runPostWriteSteps(services.postWrite, feedback)` with the same wiring as a request.
    */
   readonly postWrite: PostWriteContext;
+  /** Immutable interaction facts the feedback write path validates against (one per process). */
+  readonly interactionCache: InteractionCache;
   /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
   readonly alerts: AlertIntakeService & AlertRecordsService;
   /** Automated feedback: rule checks and LLM judges (pipeline/rlaif.ts). */
@@ -104,9 +108,15 @@ export function createServices(deps: ServiceDeps): Services {
     defaultTtlSeconds: config.feedbackTokenTtlSeconds,
   });
   const keys = createFeedbackKeyService({ collections, clock });
-  const summaries = createSummaryService({ collections });
+  const summaries = createSummaryService({ collections, clock });
   const conflicts = createConflictService({ collections, clock });
-  const apiKeys = createApiKeyService({ collections, clock });
+  const apiKeys = createApiKeyService({
+    collections,
+    clock,
+    bookkeepingFailed: (error) => logger.warn({ err: error }, "recording an API key's use failed"),
+  });
+  // Sized for the interactions feedback arrives on while they are fresh; ~200 bytes an entry.
+  const interactionCache = createInteractionCache({ max: 50_000 });
   const postWrite: PostWriteContext = { collections, clock, summaries, conflicts };
   const jobs = createJobQueue({
     collection: collections.jobs,
@@ -114,6 +124,11 @@ export function createServices(deps: ServiceDeps): Services {
     types: deps.jobTypes,
     keepFinishedMs: config.jobs.keepFinishedMs,
   });
+  const deferred = (error: unknown, id: ObjectId) =>
+    logger.warn(
+      { err: error, feedbackId: id.toHexString() },
+      "post-write steps failed after the feedback was stored; the outbox sweeper will finish them",
+    );
   const outbox = createFeedbackOutbox({
     collections,
     postWrite,
@@ -124,11 +139,7 @@ export function createServices(deps: ServiceDeps): Services {
         { feedbackId: id.toHexString() },
         { key: `${POST_WRITE_JOB}:${id.toHexString()}` },
       ),
-    deferred: (error, id) =>
-      logger.warn(
-        { err: error, feedbackId: id.toHexString() },
-        "post-write steps failed after the feedback was stored; the outbox sweeper will finish them",
-      ),
+    deferred,
     graceMs: config.jobs.sweepIntervalMs,
   });
   const ingest = createFeedbackIngestService({
@@ -138,8 +149,11 @@ export function createServices(deps: ServiceDeps): Services {
     pseudonymizer,
     fingerprint,
     keys,
+    interactionCache,
     outbox,
     events,
+    conflicts,
+    deferred,
     enforceDeclaredKeys: config.enforceDeclaredKeys,
   });
   const feedback = { ...ingest, ...createFeedbackReadService({ collections }) };
@@ -170,6 +184,7 @@ export function createServices(deps: ServiceDeps): Services {
       pseudonymizer,
       fingerprint,
       events,
+      interactionCache,
     }),
     feedback,
     tokens,
@@ -177,12 +192,20 @@ export function createServices(deps: ServiceDeps): Services {
     conflicts,
     analytics: createAnalyticsService({ collections }),
     apiKeys,
-    erasure: createErasureService({ collections, pseudonymizer, summaries, conflicts, clock }),
+    erasure: createErasureService({
+      collections,
+      pseudonymizer,
+      summaries,
+      conflicts,
+      clock,
+      forgetInteraction: interactionCache.forget,
+    }),
     events,
     authenticate: createAuthenticator({ apiKeys, tokens }),
     jobs,
     outbox,
     postWrite,
+    interactionCache,
     alerts: {
       ...createAlertIntakeService({ collections, clock }),
       ...createAlertRecordsService({ collections }),

@@ -46,6 +46,8 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export function createApiKeyService(deps: {
   collections: Pick<Collections, "apiKeys">;
   clock: Clock;
+  /** Told when recording a key's lastUsedAt failed (it is not awaited by the request). */
+  bookkeepingFailed?: (error: unknown) => void;
 }): ApiKeyService {
   const { collections, clock } = deps;
   const lastTouched = new Map<string, number>();
@@ -93,10 +95,11 @@ export function createApiKeyService(deps: {
       const id = apiKey._id.toHexString();
       if (now - (lastTouched.get(id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
         lastTouched.set(id, now);
-        await collections.apiKeys.updateOne(
-          { _id: apiKey._id },
-          { $set: { lastUsedAt: new Date(now) } },
-        );
+        // Bookkeeping, not part of the answer: the request does not wait for it. $max keeps a
+        // slower, older write from moving the time back.
+        collections.apiKeys
+          .updateOne({ _id: apiKey._id }, { $max: { lastUsedAt: new Date(now) } })
+          .catch((error: unknown) => deps.bookkeepingFailed?.(error));
       }
       return apiKey;
     },

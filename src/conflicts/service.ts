@@ -22,6 +22,8 @@ export interface ConflictService {
     interactionId: ObjectId,
     active: readonly FeedbackDoc[],
     revision: number,
+    /** The interaction's stored conflict, when the caller read it already (batched reads). */
+    existing?: ConflictDoc | null,
   ): Promise<ConflictDoc | null>;
   forInteraction(interactionId: ObjectId): Promise<ConflictDoc | null>;
   list(
@@ -41,9 +43,10 @@ export function createConflictService(deps: {
 }): ConflictService {
   const { collections, clock } = deps;
   return {
-    async evaluate(interactionId, active, revision) {
+    async evaluate(interactionId, active, revision, known) {
       const disagreement = detectDisagreement(active);
-      const existing = await collections.conflicts.findOne({ interactionId });
+      const existing =
+        known !== undefined ? known : await collections.conflicts.findOne({ interactionId });
       const now = clock.now();
       if (!disagreement) {
         if (existing?.status !== "open") return existing;

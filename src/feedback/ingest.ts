@@ -1,8 +1,14 @@
 import { ObjectId } from "mongodb";
 import { type Actor, actorLabel } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
+import type { ConflictService } from "../conflicts/service.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
 import type { DomainEvents } from "../events.js";
+import {
+  type InteractionCache,
+  type InteractionFacts,
+  interactionFactsProjection,
+} from "../interactions/cache.js";
 import type { PayloadHasher } from "../privacy/payload-hash.js";
 import type { Pseudonymizer } from "../privacy/pseudonym.js";
 import type { Redactor } from "../privacy/redaction.js";
@@ -23,7 +29,7 @@ import { parseInput } from "../validation.js";
 import { clientInfo, type RequestClient, textHashOf } from "./client.js";
 import { type FeedbackInputs, feedbackInputs, type ParsedFeedbackInputs } from "./inputs.js";
 import type { FeedbackKeyService } from "./keys.js";
-import type { FeedbackOutbox } from "./outbox.js";
+import type { AfterInsert, FeedbackOutbox } from "./outbox.js";
 import { normalizeRating, sentimentOf } from "./sentiment.js";
 
 export interface SubmittedFeedback {
@@ -32,8 +38,11 @@ export interface SubmittedFeedback {
   readonly duplicate: boolean;
   /** Earlier feedback of the same rater that this one replaced. */
   readonly supersededIds: readonly ObjectId[];
-  /** The open disagreement on the interaction, when this feedback created or joined one. */
-  readonly conflict: ConflictDoc | null;
+  /**
+   * The open disagreement on the interaction, when this feedback created or joined one. Checked
+   * after the write is answered: only a caller that asks waits for it.
+   */
+  conflict(): Promise<ConflictDoc | null>;
 }
 
 export type FeedbackSubmission = {
@@ -62,13 +71,20 @@ export const defaultKeys: Record<FeedbackKind, string> = {
 
 const DEFAULT_RATING = { min: 1, max: 5, integer: true } as const;
 
+/**
+ * A referenced interaction as the write path knows it: its immutable facts (often from the
+ * cache), plus its texts for the kinds that copy them (`needsTexts`).
+ */
+export type InteractionView = InteractionFacts &
+  Partial<Pick<InteractionDoc, "query" | "response">>;
+
 /** What a kind's builder gets: its parsed input and what the write path resolved for it. */
 interface KindContext<Kind extends FeedbackKind> {
   readonly input: ParsedFeedbackInputs[Kind];
   readonly key: string;
   readonly config: FeedbackKeyDoc | null;
   /** The referenced interactions, in reference order (a comparison's recorded sides). */
-  readonly interactions: readonly InteractionDoc[];
+  readonly interactions: readonly InteractionView[];
   /** Redacts PII from free text, counting what it replaced. */
   clean(text: string): string;
   fingerprint: PayloadHasher;
@@ -91,6 +107,8 @@ interface KindFields {
 
 interface KindSpec<Kind extends FeedbackKind> {
   parse(raw: unknown): ParsedFeedbackInputs[Kind];
+  /** The kind copies the interaction's query or response, so it reads them from the store. */
+  readonly needsTexts?: boolean;
   /** Interactions the input references (checked against a token before anything is loaded). */
   references(input: ParsedFeedbackInputs[Kind]): ObjectId[];
   /** The failure category the rater picked, checked against the key's allowed categories. */
@@ -139,11 +157,14 @@ const kindSpecs: { readonly [Kind in FeedbackKind]: KindSpec<Kind> } = {
   },
   correction: {
     parse: (raw) => parseInput(feedbackInputs.correction, raw),
+    needsTexts: true,
     references: onOneInteraction,
     raterCategory: pickedCategory,
     build: ({ input, interactions, clean }) => {
       const primary = interactions[0];
-      if (!primary) throw new NotFoundError("Interaction", input.interactionId.toHexString());
+      if (primary?.response === undefined) {
+        throw new NotFoundError("Interaction", input.interactionId.toHexString());
+      }
       return {
         fields: {
           correction: {
@@ -156,6 +177,7 @@ const kindSpecs: { readonly [Kind in FeedbackKind]: KindSpec<Kind> } = {
   },
   comparison: {
     parse: (raw) => parseInput(feedbackInputs.comparison, raw),
+    needsTexts: true,
     references: (input) =>
       [input.a.interactionId, input.b.interactionId].filter(
         (id): id is ObjectId => id !== undefined,
@@ -167,7 +189,7 @@ const kindSpecs: { readonly [Kind in FeedbackKind]: KindSpec<Kind> } = {
           ? interactions.find((interaction) => interaction._id.equals(value.interactionId))
           : undefined;
         return recorded
-          ? { interactionId: recorded._id, text: recorded.response, model: recorded.model }
+          ? { interactionId: recorded._id, text: recorded.response ?? "", model: recorded.model }
           : { text: clean(value.text ?? "") };
       };
       const a = side(input.a);
@@ -254,20 +276,36 @@ export function createFeedbackIngestService(deps: {
   /** Keyed fingerprint of inputs for idempotency checks. */
   fingerprint: PayloadHasher;
   keys: FeedbackKeyService;
+  /** Immutable interaction facts, so most writes need not read their interaction. */
+  interactionCache: InteractionCache;
   /** Runs the post-write steps of a committed write and keeps them durable (outbox.ts). */
   outbox: FeedbackOutbox;
   events: DomainEvents;
+  /** The conflict an idempotent retry's answer shows. */
+  conflicts: Pick<ConflictService, "forInteraction">;
+  /** Told about post-write steps that failed after the insert committed (the sweeper finishes). */
+  deferred(error: unknown, feedbackId: ObjectId): void;
   /** Reject feedback on keys no admin declared. */
   enforceDeclaredKeys: boolean;
 }): FeedbackIngestService {
   const { collections, clock, redactor, pseudonymizer } = deps;
 
-  const loadInteraction = async (id: ObjectId): Promise<InteractionDoc> => {
-    const interaction = await collections.interactions.findOne({ _id: id });
+  const loadInteraction = async (id: ObjectId, needsTexts: boolean): Promise<InteractionView> => {
+    if (!needsTexts) {
+      const cached = deps.interactionCache.get(id);
+      if (cached) return cached;
+    }
+    const interaction = needsTexts
+      ? await collections.interactions.findOne({ _id: id })
+      : await collections.interactions.findOne(
+          { _id: id },
+          { projection: interactionFactsProjection },
+        );
     // An erased user's interactions take no new feedback: an old token must not re-link them.
     if (!interaction || interaction.erasedAt) {
       throw new NotFoundError("Interaction", id.toHexString());
     }
+    deps.interactionCache.remember(interaction);
     return interaction;
   };
 
@@ -319,7 +357,7 @@ export function createFeedbackIngestService(deps: {
     raw: unknown,
     actor: Actor,
     client: RequestClient | undefined,
-  ): Promise<FeedbackDoc> => {
+  ): Promise<{ doc: FeedbackDoc; backfilled: boolean }> => {
     const spec = specOf(kind);
     const parsed = spec.parse(raw);
     const key = parsed.key ?? defaultKeys[kind];
@@ -328,7 +366,9 @@ export function createFeedbackIngestService(deps: {
 
     const referenced = spec.references(parsed);
     authorize(actor, referenced, parsed);
-    const interactions = await Promise.all(referenced.map(loadInteraction));
+    const interactions = await Promise.all(
+      referenced.map((id) => loadInteraction(id, spec.needsTexts === true)),
+    );
     const primary = interactions[0];
     const config = await keyConfig(kind, key);
 
@@ -408,7 +448,7 @@ export function createFeedbackIngestService(deps: {
     if (sender) doc.client = sender;
     const textHash = textHashOf(doc, deps.fingerprint);
     if (textHash) doc.textHash = textHash;
-    return doc;
+    return { doc, backfilled: parsed.createdAt !== undefined };
   };
 
   const insert = async (doc: FeedbackDoc): Promise<FeedbackDoc | null> => {
@@ -430,16 +470,39 @@ export function createFeedbackIngestService(deps: {
 
   return {
     async submit(submission, actor, client) {
-      const doc = await build(submission.kind, submission.input, actor, client);
+      const { doc, backfilled } = await build(submission.kind, submission.input, actor, client);
       const existing = await insert(doc);
       if (existing) {
-        // The first attempt may have stored the feedback and failed before the post-write steps.
-        const { conflict } = await deps.outbox.afterWrite(existing);
-        return { feedback: existing, duplicate: true, supersededIds: [], conflict };
+        // The first attempt may have stored the feedback and failed before its post-write steps
+        // (or be running them still): the full, idempotent steps make sure they are done.
+        try {
+          await deps.outbox.finish(existing._id, { force: true });
+        } catch (error) {
+          if (error instanceof NotFoundError) throw error;
+          deps.deferred(error, existing._id);
+        }
+        const primary = existing.interactionIds[0];
+        const conflict = async () => {
+          if (!primary) return null;
+          const found = await deps.conflicts.forInteraction(primary);
+          return found?.status === "open" && found.feedbackIds.some((id) => id.equals(existing._id))
+            ? found
+            : null;
+        };
+        const current = (await collections.feedback.findOne({ _id: existing._id })) ?? existing;
+        return { feedback: current, duplicate: true, supersededIds: [], conflict };
       }
-      const { supersededIds, conflict } = await deps.outbox.afterWrite(doc);
+      let after: AfterInsert;
+      try {
+        after = await deps.outbox.afterInsert(doc, { backfilled });
+      } catch (error) {
+        if (error instanceof NotFoundError) {
+          for (const id of doc.interactionIds) deps.interactionCache.forget(id);
+        }
+        throw error;
+      }
       deps.events.emit("feedbackRecorded", doc);
-      return { feedback: doc, duplicate: false, supersededIds, conflict };
+      return { feedback: doc, duplicate: false, ...after };
     },
   };
 }

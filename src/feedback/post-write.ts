@@ -7,8 +7,10 @@ import { supersedesEarlier } from "./sentiment.js";
 import type { Refreshed, SummaryService } from "./summary-service.js";
 
 /**
- * The steps that follow a feedback insert, as a named list: the seam later work (the processing
- * pipeline, a durable outbox or queue job) plugs into.
+ * The full post-write steps, as a named list: what a recovery (outbox.ts `finish`, the
+ * `feedback.postWrite` job), an idempotent retry and a backfilled (explicit `createdAt`) write
+ * run. The ordinary write path does the same work leaner (outbox.ts `afterInsert`): one
+ * supersede update, one `$inc` of the digest, and conflicts after the answer.
  *
  * Contract of every step:
  * - `run(ctx, written, results)` is a function of the written (stored) feedback document: it may be
@@ -82,7 +84,15 @@ export const supersedeStep: PostWriteStep = {
     const supersededAt = clock.now();
     await collections.feedback.updateMany(
       { _id: { $in: older }, status: "active" },
-      { $set: { status: "superseded", supersededBy: latest._id, supersededAt } },
+      // Outright: no write's `$inc` takes these out of the digest; the rebuild that follows does.
+      {
+        $set: {
+          status: "superseded",
+          supersededBy: latest._id,
+          supersededAt,
+          supersededOutright: true,
+        },
+      },
     );
     if (older.some((id) => id.equals(written._id))) {
       // The written feedback itself was the older opinion: the caller sees it as history.
@@ -95,12 +105,16 @@ export const supersedeStep: PostWriteStep = {
   },
 };
 
-/** Recomputes the digest of every interaction the feedback touches (see summary-service.ts). */
+/**
+ * Recomputes the digest of every interaction the feedback touches (see summary-service.ts). A
+ * still-marked feedback is adopted: whether or not its writer's `$inc` landed, it is counted once.
+ */
 export const digestStep: PostWriteStep = {
   name: "digest",
   async run({ summaries }, written, results) {
+    const adopt = written.pendingSince ? [written._id] : [];
     for (const interactionId of written.interactionIds) {
-      const refreshed = await summaries.refresh(interactionId);
+      const refreshed = await summaries.rebuild(interactionId, adopt);
       if (refreshed) results.digests.set(interactionId.toHexString(), refreshed);
     }
   },

@@ -11,6 +11,7 @@ import { isDuplicateKeyOn } from "../store/errors.js";
 import type { Collections } from "../store/mongo.js";
 import { type Page, type PageArgs, paginate } from "../store/pagination.js";
 import { parseInput } from "../validation.js";
+import type { InteractionCache } from "./cache.js";
 import { type InteractionFilter, interactionQuery } from "./filter.js";
 import { type RecordInteractionInput, recordInteractionInput } from "./inputs.js";
 
@@ -43,6 +44,8 @@ export function createInteractionService(deps: {
   /** Keyed fingerprint of inputs for idempotency checks. */
   fingerprint: PayloadHasher;
   events: DomainEvents;
+  /** Learns each recorded interaction, so feedback on it need not read it back. */
+  interactionCache?: InteractionCache;
 }): InteractionService {
   const { collections, clock, redactor, pseudonymizer, events } = deps;
 
@@ -113,6 +116,7 @@ export function createInteractionService(deps: {
     } catch (error) {
       return resolveDuplicate(doc, error);
     }
+    deps.interactionCache?.remember(doc);
     events.emit("interactionRecorded", doc);
     return { interaction: doc, duplicate: false };
   };
@@ -162,6 +166,7 @@ export function createInteractionService(deps: {
         valid.map(async ({ index, doc }, position) => {
           const failure = failures.get(position);
           if (failure === undefined) {
+            deps.interactionCache?.remember(doc);
             events.emit("interactionRecorded", doc);
             return;
           }

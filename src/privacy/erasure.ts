@@ -46,6 +46,8 @@ export function createErasureService(deps: {
   summaries: SummaryService;
   conflicts: ConflictService;
   clock: Clock;
+  /** Drops erased interactions from the write path's cache (interactions/cache.ts). */
+  forgetInteraction?: (id: ObjectId) => void;
 }): ErasureService {
   const { collections } = deps;
 
@@ -177,6 +179,7 @@ export function createErasureService(deps: {
         );
         for (const id of ownInteractionIds) touched.set(id.toHexString(), id);
       }
+      for (const id of ownInteractionIds) deps.forgetInteraction?.(id);
 
       for (const interactionId of touched.values()) {
         const refreshed = await deps.summaries.refresh(interactionId);

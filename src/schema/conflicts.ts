@@ -122,6 +122,6 @@ builder.objectFields(SubmitFeedbackPayload, (t) => ({
     // Conflicts describe other raters' judgements and who resolved them.
     authScopes: { read: true },
     description: "The open disagreement this feedback created or joined, if any.",
-    resolve: (payload) => payload.conflict,
+    resolve: (payload) => payload.conflict(),
   }),
 }));

@@ -444,7 +444,8 @@ export class SubmitFeedbackPayload {
     readonly feedback: FeedbackDoc,
     readonly duplicate: boolean,
     readonly superseded: readonly ObjectId[],
-    readonly conflict: ConflictDoc | null,
+    /** Checked after the write; only a client that selects `conflict` waits for it. */
+    readonly conflict: () => Promise<ConflictDoc | null>,
   ) {}
 }
 

@@ -92,6 +92,15 @@ export interface FeedbackSummary {
   readonly safetyFlagged: boolean;
   /** The interaction's feedbackRevision the summary was computed at; a lower one never wins. */
   readonly revision: number;
+  /**
+   * Tallies behind the flags above and the conflict pre-check, so that a write can maintain the
+   * digest with `$inc` instead of re-reading the interaction's feedback (feedback/digest.ts).
+   * Absent on digests written before they existed; the next rebuild adds them.
+   */
+  readonly corrections?: number;
+  readonly flags?: number;
+  readonly safetyFlags?: number;
+  readonly ratings?: number;
 }
 
 export type RedactionCounts = Partial<Record<"email" | "phone" | "card" | "ip", number>>;
@@ -120,6 +129,17 @@ export interface InteractionDoc {
   feedbackSummary: FeedbackSummary;
   /** Bumped by every feedback write; orders concurrent recomputations of the summary. */
   feedbackRevision: number;
+  /**
+   * Feedback whose change is counted in the digest but whose outbox marker is not cleared yet:
+   * written in the same update as the `$inc`, so a recovery knows whether it still has to count
+   * a feedback (feedback/digest.ts). Short: entries leave once their markers are cleared.
+   */
+  feedbackApplied?: ObjectId[];
+  /**
+   * Feedback a recovery counted on its writer's behalf (`rebuild`'s `adopt`); kept well past its
+   * marker, so a writer that was merely slow cannot count it a second time.
+   */
+  feedbackAdopted?: ObjectId[];
   /** Set when the user's data was erased in anonymize mode. */
   erasedAt?: Date;
 }
@@ -154,6 +174,11 @@ export interface FeedbackDoc {
   status: FeedbackStatus;
   supersededBy?: ObjectId;
   supersededAt?: Date;
+  /**
+   * Set when a recovery or race check superseded it (post-write.ts), not the superseding write's
+   * own update: that write's digest `$inc` did not take it out (feedback/summary-service.ts).
+   */
+  supersededOutright?: boolean;
   comment?: string;
   category?: FailureCategory;
   binary?: { positive: boolean };

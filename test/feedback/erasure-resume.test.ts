@@ -1,6 +1,7 @@
 import { ObjectId } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { recordInteraction, useTestApp } from "../support/app.js";
+import { waitUntil } from "../support/poll.js";
 
 const testApp = useTestApp();
 
@@ -12,10 +13,15 @@ describe("an erasure interrupted by a crash", () => {
     const { id } = await recordInteraction(testApp, { userId: "someone-else" });
     await testApp.gql(THUMBS, { input: { interactionId: id, positive: true, userId: "fan" } });
     await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "leaver" } });
-    expect((await testApp.gql(STATE, { id })).data?.interaction).toEqual({
-      feedbackSummary: { count: 2, negative: 1 },
-      conflict: { status: "OPEN" },
+    // The digest is part of the answer; the conflict is checked right after it.
+    expect((await testApp.gql(STATE, { id })).data?.interaction.feedbackSummary).toEqual({
+      count: 2,
+      negative: 1,
     });
+    await waitUntil(
+      async () => (await testApp.gql(STATE, { id })).data?.interaction.conflict?.status === "OPEN",
+      { timeoutMs: 10_000, intervalMs: 20, what: "the conflict to be opened" },
+    );
 
     // The state a crash leaves after the deletion step and before the refreshes: the leaver's
     // feedback is gone, the interaction's digest and conflict still count it.

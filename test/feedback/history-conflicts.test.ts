@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { recordInteraction, useTestApp } from "../support/app.js";
+import { waitUntil } from "../support/poll.js";
 
 const testApp = useTestApp();
 
@@ -161,7 +162,16 @@ describe("disagreeing feedback", () => {
 
     // Everyone who said positive changes their mind: nobody disagrees any more.
     await testApp.gql(THUMBS, { input: { interactionId: id, positive: false, userId: "fay" } });
-    const state = (await testApp.gql(HISTORY, { id })).data?.interaction;
+    // Withdrawing a conflict is checked right after the answer (a client asking for `conflict`
+    // in the mutation waits for it; this one did not ask).
+    let state: { conflict?: { status?: string } } = {};
+    await waitUntil(
+      async () => {
+        state = (await testApp.gql(HISTORY, { id })).data?.interaction;
+        return state.conflict?.status === "RESOLVED";
+      },
+      { timeoutMs: 10_000, intervalMs: 20, what: "the conflict to be withdrawn" },
+    );
     expect(state.conflict).toMatchObject({
       status: "RESOLVED",
       resolution: { decision: "DISMISS", resolvedBy: "loopgate" },

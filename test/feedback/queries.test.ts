@@ -155,6 +155,9 @@ async function submit(
   if (data.result.__typename !== "SubmitFeedbackPayload" || !data.result.feedback) {
     throw new Error(`submit ${kind} failed: ${JSON.stringify(data.result)}`);
   }
+  // Conflicts are checked right after the answer, at the (hand-moved) clock's time then: wait for
+  // that check before the caller moves the clock on.
+  await testApp.services.outbox.drain();
   return data.result.feedback;
 }
 
