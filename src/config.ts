@@ -39,8 +39,42 @@ const jobsEnv = {
     .default(7 * 24),
 };
 
+/** Metrics (src/observability/): the model label's values and the window gauges' refresh loop. */
+const metricsEnv = {
+  /**
+   * Comma-separated model ids (`support-bot`: every version) or id@version (`support-bot@v2`):
+   * the values the `model` label takes; every other model is counted as `other`.
+   */
+  METRICS_MODELS: z
+    .string()
+    .default("")
+    .transform((value) => [
+      ...new Set(
+        value
+          .split(",")
+          .map((part) => part.trim())
+          .filter(Boolean),
+      ),
+    ])
+    .refine((models) => models.length <= 50, "at most 50 models (each adds series)")
+    .refine(
+      (models) => models.every((model) => /^[\w.:/-]{1,100}(@[\w.:/-]{1,100})?$/.test(model)),
+      "each entry is a model id or id@version (letters, digits, . _ : / -)",
+    ),
+  /** How often the window gauges are recomputed from the database. */
+  METRICS_REFRESH_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
+  /** How often the 7-day rollups behind the window gauges are rebuilt from scratch. */
+  METRICS_REBUILD_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(360),
+};
+
 export const configSchema = z.object({
   ...jobsEnv,
+  ...metricsEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -166,6 +200,12 @@ export interface Config {
   /** Undefined means: the alert webhook is off. */
   readonly alertWebhookToken: string | undefined;
   readonly edge: EdgeConfig;
+  readonly metrics: {
+    /** Values of the `model` label besides `other`. */
+    readonly models: readonly string[];
+    readonly refreshIntervalMs: number;
+    readonly rebuildIntervalMs: number;
+  };
 }
 
 /** Time and connection limits at the HTTP edge and towards the database. */
@@ -238,6 +278,11 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       liveFeedStallTimeoutMs: env.LIVE_FEED_STALL_TIMEOUT_MS,
+    },
+    metrics: {
+      models: env.METRICS_MODELS,
+      refreshIntervalMs: Math.round(env.METRICS_REFRESH_SECONDS * 1_000),
+      rebuildIntervalMs: env.METRICS_REBUILD_MINUTES * 60_000,
     },
   };
 }

@@ -11,10 +11,17 @@ import { createPeriodic, type Periodic } from "./jobs/periodic.js";
 import type { JobCatalog } from "./jobs/types.js";
 import { createJobWorker, type JobWorker } from "./jobs/worker.js";
 import { registerDomainMetrics } from "./observability/domain-metrics.js";
+import {
+  type IntegrationMetrics,
+  registerIntegrationMetrics,
+} from "./observability/integration-metrics.js";
 import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
+import { createModelLabeler } from "./observability/model-labels.js";
+import { registerMongoMetrics } from "./observability/mongo-metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
+import { createWindowMetrics, type WindowMetrics } from "./observability/window-metrics.js";
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
 import { createServices, type ServiceDeps, type Services } from "./services.js";
@@ -69,6 +76,11 @@ export interface Assembled {
    * feedback marked before this process started (a crash's leftovers), then sweeps on a cadence.
    */
   readonly sweeper: Periodic | undefined;
+  /** The window gauges; `refresher` (not started yet) recomputes them on METRICS_REFRESH_SECONDS. */
+  readonly windowMetrics: WindowMetrics;
+  readonly refresher: Periodic;
+  /** For the integrations' syncs and their HTTP clients (`metrics.http` is an HttpMetricsHook). */
+  readonly integrationMetrics: IntegrationMetrics;
 }
 
 /**
@@ -88,7 +100,28 @@ export function assemble(
   const jobs = withJobTypes(deps.jobs);
   const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
-  registerDomainMetrics(metrics.registry, services.events);
+  const modelLabel = createModelLabeler(deps.config.metrics.models);
+  registerDomainMetrics(metrics.registry, services.events, modelLabel);
+  registerMongoMetrics(metrics.registry, deps.store.client);
+  const integrationMetrics = registerIntegrationMetrics(metrics.registry, [
+    "langsmith",
+    "argilla",
+    "labelstudio",
+  ]);
+  const windowMetrics = createWindowMetrics({
+    registry: metrics.registry,
+    collections: deps.store.collections,
+    clock: deps.clock,
+    modelLabel,
+    rebuildIntervalMs: deps.config.metrics.rebuildIntervalMs,
+  });
+  // Every role refreshes: each replica exports the same gauges and the rules take the max.
+  const refresher = createPeriodic({
+    intervalMs: deps.config.metrics.refreshIntervalMs,
+    run: () => windowMetrics.refresh(),
+    failed: (error) =>
+      deps.logger.warn({ err: error }, "window metrics refresh failed; keeping the last values"),
+  });
   if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const jobObserver = registerJobMetrics(metrics.registry, {
     types: [...services.jobs.types.keys()],
@@ -131,7 +164,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper };
+  return { services, app, worker, sweeper, windowMetrics, refresher, integrationMetrics };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -231,7 +264,7 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper } = assembled;
+  const { services, app, worker, sweeper, refresher } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -254,6 +287,7 @@ export async function startLoopgate(
   );
   worker?.start();
   sweeper?.start();
+  refresher.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -269,6 +303,7 @@ export async function startLoopgate(
           http.stop(config.shutdownTimeoutMs, () => services.events.close()),
           worker?.stop(config.shutdownTimeoutMs),
           sweeper?.stop(),
+          refresher.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();

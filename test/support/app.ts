@@ -13,6 +13,7 @@ import type { JobWorker } from "../../src/jobs/worker.js";
 import { assemble } from "../../src/main.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
+import type { WindowMetrics } from "../../src/observability/window-metrics.js";
 import type { Services } from "../../src/services.js";
 import { type Collections, connectStore, type Store } from "../../src/store/mongo.js";
 import { uniqueDbName } from "./mongo.js";
@@ -27,6 +28,8 @@ export interface TestApp {
   readonly services: Services;
   /** The job worker (not started; LOOPGATE_ROLE=api leaves it undefined). */
   readonly worker: JobWorker | undefined;
+  /** The window gauges (their refresh loop is not started: tests call `refresh()`). */
+  readonly windowMetrics: WindowMetrics;
   readonly store: Store;
   readonly config: Config;
   /** Every JSON line the app logged, parsed. */
@@ -89,7 +92,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     store.client.on("commandStarted", (event) => commands.push(event));
     await store.ensureIndexes();
     const clock = options.clock ?? systemClock;
-    const { services, app, worker } = assemble({
+    const { services, app, worker, windowMetrics } = assemble({
       config,
       store,
       clock,
@@ -110,6 +113,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       app,
       services,
       worker,
+      windowMetrics,
       store,
       config,
       logs,
