@@ -8,6 +8,7 @@ import type { App } from "../../src/app.js";
 import { type Scope, systemActor } from "../../src/auth/actor.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
+import type { Periodic } from "../../src/jobs/periodic.js";
 import type { JobCatalog } from "../../src/jobs/types.js";
 import type { JobWorker } from "../../src/jobs/worker.js";
 import { assemble } from "../../src/main.js";
@@ -30,6 +31,8 @@ export interface TestApp {
   readonly worker: JobWorker | undefined;
   /** The window gauges (their refresh loop is not started: tests call `refresh()`). */
   readonly windowMetrics: WindowMetrics;
+  /** Their refresh loop (METRICS_REFRESH_SECONDS), not started; stopped after the file. */
+  readonly refresher: Periodic;
   readonly store: Store;
   readonly config: Config;
   /** Every JSON line the app logged, parsed. */
@@ -92,7 +95,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     store.client.on("commandStarted", (event) => commands.push(event));
     await store.ensureIndexes();
     const clock = options.clock ?? systemClock;
-    const { services, app, worker, windowMetrics } = assemble({
+    const { services, app, worker, windowMetrics, refresher } = assemble({
       config,
       store,
       clock,
@@ -114,6 +117,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       services,
       worker,
       windowMetrics,
+      refresher,
       store,
       config,
       logs,
@@ -135,6 +139,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
   });
   afterAll(async () => {
     await handle.worker?.stop(5_000);
+    await handle.refresher?.stop();
     handle.services?.events.close();
     await handle.store?.db.dropDatabase();
     await handle.store?.close();
