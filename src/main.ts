@@ -21,6 +21,8 @@ import { createMetrics } from "./observability/metrics.js";
 import { createModelLabeler } from "./observability/model-labels.js";
 import { registerMongoMetrics } from "./observability/mongo-metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
+import { startTelemetry } from "./observability/telemetry.js";
+import { traceMongoCommands } from "./observability/tracing.js";
 import { createWindowMetrics, type WindowMetrics } from "./observability/window-metrics.js";
 import { buildSchema } from "./resolvers/index.js";
 import { resolveSecret } from "./secret.js";
@@ -103,6 +105,7 @@ export function assemble(
   const modelLabel = createModelLabeler(deps.config.metrics.models);
   registerDomainMetrics(metrics.registry, services.events, modelLabel);
   registerMongoMetrics(metrics.registry, deps.store.client);
+  traceMongoCommands(deps.store.client);
   const integrationMetrics = registerIntegrationMetrics(metrics.registry, [
     "langsmith",
     "argilla",
@@ -173,6 +176,8 @@ export async function startLoopgate(
   options: StartOptions = {},
 ): Promise<RunningLoopgate> {
   const config = loadConfig(environment);
+  // Before anything else, so every span of this process reaches the configured exporter.
+  const telemetry = startTelemetry(config.otel);
   const scopes = createRequestScopes();
   const logger = options.logger ?? createLogger({ level: config.logLevel, scopes });
   if (config.env !== "production" && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
@@ -261,6 +266,7 @@ export async function startLoopgate(
     await http.stop(0);
     await store?.close();
     await embedded?.close();
+    await telemetry?.shutdown();
     throw error;
   }
   const connectedStore = store;
@@ -308,6 +314,9 @@ export async function startLoopgate(
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();
         await embedded?.close();
+        await telemetry
+          ?.shutdown()
+          .catch((error: unknown) => logger.warn({ err: error }, "flushing the last spans failed"));
         logger.info("Loopgate stopped");
       })();
       return stopping;
