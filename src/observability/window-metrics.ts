@@ -12,13 +12,15 @@ import { type MetricWindow, metricNames, metricWindows } from "./thresholds.js";
  * Cost is bounded by rollups the loop keeps in memory: counts per model label and 5-minute bucket
  * (of `createdAt`) over the last 7 days — at most 2,016 buckets × the configured models. The first
  * refresh builds them with one grouped aggregation per collection over 7 days; every later one
- * re-aggregates only the recent span (the last hour: the open bucket, and late arrivals such as
- * feedback on the last hour's interactions) and keeps the closed buckets. Writes dated before the
+ * re-aggregates only the recent span (the last 10 minutes: the open bucket, and late arrivals such
+ * as feedback on the last minutes' interactions) and keeps the closed buckets. Writes dated before the
  * recent span (backfills with an old `createdAt`, status changes of older feedback) are counted
  * at the next full rebuild (`METRICS_REBUILD_MINUTES`).
  */
 export const BUCKET_MS = 5 * 60_000;
-const RECENT_SPAN_MS = 60 * 60_000;
+/** Re-aggregated on every refresh: late writes within it are counted at once. Short, because on
+ * the embedded store an aggregation runs on the gateway's own event loop. */
+const RECENT_SPAN_MS = 10 * 60_000;
 const windowMs: Record<MetricWindow, number> = {
   "1h": 3_600_000,
   "24h": 86_400_000,
@@ -157,7 +159,7 @@ export function createWindowMetrics(deps: WindowMetricsDeps): WindowMetrics {
   });
   const duration = new Histogram({
     name: metricNames.windowRefreshDuration,
-    help: "Duration of refreshes of the window gauges, by kind (full: 7-day rebuild; recent: the last hour).",
+    help: "Duration of refreshes of the window gauges, by kind (full: 7-day rebuild; recent: the last minutes).",
     labelNames: ["kind"] as const,
     buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60],
     registers: [registry],

@@ -126,11 +126,13 @@ describe("window gauges and per-model counters", () => {
       .slice(before)
       .filter((command) => command.commandName === "aggregate");
     expect(scans).toHaveLength(2);
-    // From the previous refresh's recent span on (2 h ago, minus an hour, to a 5-minute bucket):
+    // From the previous refresh's recent span on (2 h ago, minus 10 minutes, to a 5-minute bucket):
     // the buckets that closed since are folded in, older ones are kept.
     for (const scan of scans) {
       const from = scan.command.pipeline[0].$match.createdAt.$gte as Date;
-      expect(clock.now().getTime() - from.getTime()).toBeLessThanOrEqual(3 * 3_600_000 + 300_000);
+      expect(clock.now().getTime() - from.getTime()).toBeLessThanOrEqual(
+        2 * 3_600_000 + 15 * 60_000,
+      );
     }
     samples = await scrape();
     const bot1h = { window: "1h", model: "support-bot" };
