@@ -10,6 +10,7 @@
  * (default 200,000; `--docs 2000000` for the figure the README quotes, about 5 minutes). The HTTP
  * section (bench/http.ts) loads the compiled gateway against bare Node and bare Yoga.
  */
+
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
@@ -21,6 +22,7 @@ import { printDatasetBench } from "./datasets.js";
 import { benchGroupCommit } from "./group-commit.js";
 import { runHttpBench } from "./http.js";
 import { benchQueue } from "./jobs.js";
+import { printMetricsBench } from "./metrics.js";
 import { printPipelineBench } from "./pipeline.js";
 import { runScale } from "./scale.js";
 import { benchDocs, type Timing, timeGroup, timeInsertMany, timeLookups } from "./store.js";
@@ -90,6 +92,10 @@ async function runStoreBench(scaleDocs: number) {
   try {
     await client.connect();
     await second.connect();
+    if (process.env.BENCH_ONLY === "metrics") {
+      await printMetricsBench(uri, dbName);
+      return;
+    }
     if (process.env.BENCH_ONLY === "jobs") {
       await printQueueBench(client, second, dbName);
       return;

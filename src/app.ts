@@ -22,6 +22,7 @@ import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/we
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
+import { tracingPlugin } from "./observability/tracing.js";
 import { payloadScopesPlugin } from "./schema/payload-scopes.js";
 import type { Services } from "./services.js";
 import { isStoreUnavailable } from "./store/errors.js";
@@ -184,6 +185,8 @@ export function createApp(deps: AppDeps): App {
       resultStatusPlugin(),
       requestParsingPlugin(),
       slowConsumerPlugin({ stallTimeoutMs: deps.config.edge.liveFeedStallTimeoutMs, logger }),
+      // Spans of operations and root fields (no-ops while the SDK is off, see telemetry.ts).
+      tracingPlugin(deps.schema),
       usePrometheus({
         registry: deps.metrics.registry,
         endpoint: "/metrics",

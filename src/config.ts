@@ -73,11 +73,82 @@ const datasetsEnv = {
   DATASETS_AGREEMENT_MIN_ITEMS: z.coerce.number().int().min(1).max(10_000).default(3),
 };
 
+/** Metrics (src/observability/): the model label's values and the window gauges' refresh loop. */
+const metricsEnv = {
+  /**
+   * Comma-separated model ids (`support-bot`: every version) or id@version (`support-bot@v2`):
+   * the values the `model` label takes; every other model is counted as `other`.
+   */
+  METRICS_MODELS: z
+    .string()
+    .default("")
+    .transform((value) => [
+      ...new Set(
+        value
+          .split(",")
+          .map((part) => part.trim())
+          .filter(Boolean),
+      ),
+    ])
+    .refine((models) => models.length <= 50, "at most 50 models (each adds series)")
+    .refine(
+      (models) => models.every((model) => /^[\w.:/-]{1,100}(@[\w.:/-]{1,100})?$/.test(model)),
+      "each entry is a model id or id@version (letters, digits, . _ : / -)",
+    ),
+  /** How often the window gauges are recomputed from the database. */
+  METRICS_REFRESH_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
+  /** How often the 7-day rollups behind the window gauges are rebuilt from scratch. */
+  METRICS_REBUILD_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(360),
+};
+
+/** An empty variable counts as unset (as the OpenTelemetry specification asks). */
+const emptyAsUnset = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === "" ? undefined : value), schema);
+
+/**
+ * OpenTelemetry tracing, from the standard variables (opentelemetry.io/docs/specs/otel/configuration/
+ * sdk-environment-variables): on when OTEL_TRACES_EXPORTER names an exporter, or when an OTLP
+ * endpoint is set and OTEL_TRACES_EXPORTER does not say `none`.
+ */
+const otelEnv = {
+  OTEL_SDK_DISABLED: booleanFlag.default(false),
+  OTEL_TRACES_EXPORTER: emptyAsUnset(
+    z
+      .enum(["otlp", "console", "none"], {
+        message: "supported: otlp (OTLP over HTTP), console, none",
+      })
+      .optional(),
+  ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url()
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url()
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  OTEL_EXPORTER_OTLP_PROTOCOL: emptyAsUnset(
+    z
+      .enum(["http/protobuf", "http/json"], {
+        message: "supported: http/protobuf, http/json (gRPC is not built in)",
+      })
+      .optional(),
+  ),
+  OTEL_SERVICE_NAME: z.string().min(1).default("loopgate"),
+};
+
 export const configSchema = z.object({
   ...jobsEnv,
   ...judgesEnv,
   ...pipelineEnv,
   ...datasetsEnv,
+  ...metricsEnv,
+  ...otelEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -213,6 +284,13 @@ export interface Config {
   readonly audit: AuditConfig;
   /** The processing pipeline (src/pipeline/config.ts). */
   readonly pipeline: PipelineConfig;
+  readonly metrics: {
+    /** Values of the `model` label besides `other`. */
+    readonly models: readonly string[];
+    readonly refreshIntervalMs: number;
+    readonly rebuildIntervalMs: number;
+  };
+  readonly otel: OtelConfig;
 }
 
 /** Time and connection limits at the HTTP edge and towards the database. */
@@ -225,6 +303,31 @@ export interface EdgeConfig {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly liveFeedStallTimeoutMs: number;
+}
+
+/** What the standard OTEL_* variables ask for. */
+export interface OtelConfig {
+  /** `otlp` (OTLP over HTTP, JSON) or `console`; undefined: tracing is off. */
+  readonly exporter: "otlp" | "console" | undefined;
+  /** OTLP/HTTP traces URL (…/v1/traces); undefined: the exporter's default. */
+  readonly tracesEndpoint: string | undefined;
+  readonly serviceName: string;
+}
+
+function otelConfig(env: ParsedEnv): OtelConfig {
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const asked =
+    env.OTEL_TRACES_EXPORTER ?? (endpoint !== undefined ? ("otlp" as const) : undefined);
+  return {
+    exporter: env.OTEL_SDK_DISABLED || asked === "none" ? undefined : asked,
+    // The generic endpoint is a base URL: the signal's path is appended (the spec's rule).
+    tracesEndpoint:
+      env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+      (env.OTEL_EXPORTER_OTLP_ENDPOINT
+        ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, "")}/v1/traces`
+        : undefined),
+    serviceName: env.OTEL_SERVICE_NAME,
+  };
 }
 
 export class ConfigError extends Error {
@@ -301,5 +404,11 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       liveFeedStallTimeoutMs: env.LIVE_FEED_STALL_TIMEOUT_MS,
     },
     pipeline: pipelineConfig(env),
+    metrics: {
+      models: env.METRICS_MODELS,
+      refreshIntervalMs: Math.round(env.METRICS_REFRESH_SECONDS * 1_000),
+      rebuildIntervalMs: env.METRICS_REBUILD_MINUTES * 60_000,
+    },
+    otel: otelConfig(env),
   };
 }

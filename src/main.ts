@@ -12,11 +12,20 @@ import type { JobCatalog } from "./jobs/types.js";
 import { createJobWorker, type JobWorker } from "./jobs/worker.js";
 import { registerDomainMetrics } from "./observability/domain-metrics.js";
 import { registerDriftMetrics } from "./observability/drift-metrics.js";
+import {
+  type IntegrationMetrics,
+  registerIntegrationMetrics,
+} from "./observability/integration-metrics.js";
 import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
+import { createModelLabeler } from "./observability/model-labels.js";
+import { registerMongoMetrics } from "./observability/mongo-metrics.js";
 import { registerPipelineMetrics } from "./observability/pipeline-metrics.js";
 import { createRequestScopes, type RequestScopes } from "./observability/request-scope.js";
+import { startTelemetry } from "./observability/telemetry.js";
+import { traceMongoCommands } from "./observability/tracing.js";
+import { createWindowMetrics, type WindowMetrics } from "./observability/window-metrics.js";
 import { AGREEMENT_JOB } from "./pipeline/agreement-reports.js";
 import { createAutomationTicks } from "./pipeline/ticks.js";
 import { buildSchema } from "./resolvers/index.js";
@@ -80,6 +89,11 @@ export interface Assembled {
   readonly pipelineTick: Periodic | undefined;
   /** Queues the agreement recomputation every DATASETS_AGREEMENT_INTERVAL_MINUTES (beside the worker). */
   readonly agreementSchedule: Periodic | undefined;
+  /** The window gauges; `refresher` (not started yet) recomputes them on METRICS_REFRESH_SECONDS. */
+  readonly windowMetrics: WindowMetrics;
+  readonly refresher: Periodic;
+  /** For the integrations' syncs and their HTTP clients (`metrics.http` is an HttpMetricsHook). */
+  readonly integrationMetrics: IntegrationMetrics;
 }
 
 /**
@@ -99,13 +113,35 @@ export function assemble(
   const jobs = withJobTypes(deps.jobs);
   const services = createServices({ ...deps, jobTypes: jobs.types });
   const metrics = createMetrics();
-  registerDomainMetrics(metrics.registry, services.events);
+  const modelLabel = createModelLabeler(deps.config.metrics.models);
+  registerDomainMetrics(metrics.registry, services.events, modelLabel);
   registerDriftMetrics(metrics.registry, {
     dimensions: services.audit.dimensions,
     threshold: deps.config.audit.threshold,
     latest: () => services.audit.latest(),
   });
   registerPipelineMetrics(metrics.registry, services.pipeline);
+  registerMongoMetrics(metrics.registry, deps.store.client);
+  traceMongoCommands(deps.store.client);
+  const integrationMetrics = registerIntegrationMetrics(metrics.registry, [
+    "langsmith",
+    "argilla",
+    "labelstudio",
+  ]);
+  const windowMetrics = createWindowMetrics({
+    registry: metrics.registry,
+    collections: deps.store.collections,
+    clock: deps.clock,
+    modelLabel,
+    rebuildIntervalMs: deps.config.metrics.rebuildIntervalMs,
+  });
+  // Every role refreshes: each replica exports the same gauges and the rules take the max.
+  const refresher = createPeriodic({
+    intervalMs: deps.config.metrics.refreshIntervalMs,
+    run: () => windowMetrics.refresh(),
+    failed: (error) =>
+      deps.logger.warn({ err: error }, "window metrics refresh failed; keeping the last values"),
+  });
   if (deps.embeddedStats) registerEmbeddedStoreMetrics(metrics.registry, deps.embeddedStats);
   const jobObserver = registerJobMetrics(metrics.registry, {
     types: [...services.jobs.types.keys()],
@@ -181,7 +217,18 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper, ticks, pipelineTick, agreementSchedule };
+  return {
+    services,
+    app,
+    worker,
+    sweeper,
+    ticks,
+    pipelineTick,
+    agreementSchedule,
+    windowMetrics,
+    refresher,
+    integrationMetrics,
+  };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -190,6 +237,8 @@ export async function startLoopgate(
   options: StartOptions = {},
 ): Promise<RunningLoopgate> {
   const config = loadConfig(environment);
+  // Before anything else, so every span of this process reaches the configured exporter.
+  const telemetry = startTelemetry(config.otel);
   const scopes = createRequestScopes();
   const logger = options.logger ?? createLogger({ level: config.logLevel, scopes });
   if (config.env !== "production" && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
@@ -281,10 +330,12 @@ export async function startLoopgate(
     await http.stop(0);
     await store?.close();
     await embedded?.close();
+    await telemetry?.shutdown();
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper, ticks, pipelineTick, agreementSchedule } = assembled;
+  const { services, app, worker, sweeper, ticks, pipelineTick, agreementSchedule, refresher } =
+    assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -310,6 +361,7 @@ export async function startLoopgate(
   for (const tick of ticks) tick.start();
   pipelineTick?.start();
   agreementSchedule?.start();
+  refresher.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -328,12 +380,16 @@ export async function startLoopgate(
           ...ticks.map((tick) => tick.stop()),
           pipelineTick?.stop(),
           agreementSchedule?.stop(),
+          refresher.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         // The answered writes' in-process remainders (outbox.ts) finish before the store closes.
         await services.outbox.drain();
         await connectedStore.close();
         await embedded?.close();
+        await telemetry
+          ?.shutdown()
+          .catch((error: unknown) => logger.warn({ err: error }, "flushing the last spans failed"));
         logger.info("Loopgate stopped");
       })();
       return stopping;

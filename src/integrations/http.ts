@@ -15,6 +15,14 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import {
+  context as otelContext,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace as traceApi,
+} from "@opentelemetry/api";
+import {
   BrokenCircuitError,
   CircuitState,
   ConsecutiveBreaker,
@@ -285,7 +293,12 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const started = performance.now();
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const report = (outcome: AttemptOutcome, status?: number) =>
+    // One client span per attempt; the trace context travels in `traceparent`.
+    let span: Span | undefined;
+    const report = (outcome: AttemptOutcome, status?: number) => {
+      if (status !== undefined) span?.setAttribute("http.response.status_code", status);
+      if (outcome !== "success") span?.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      span?.end();
       metrics?.attempt({
         integration,
         method,
@@ -293,10 +306,24 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         statusClass: status === undefined ? "none" : `${Math.floor(status / 100)}xx`,
         durationMs: performance.now() - started,
       });
+    };
     try {
       return await breaker.execute(async () => {
         let response: Response;
         let text: string;
+        const url = new URL(target);
+        span = traceApi.getTracer("loopgate").startSpan(method, {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            "http.request.method": method,
+            "server.address": url.hostname,
+            "url.full": `${url.origin}${url.pathname}`,
+            "loopgate.integration": integration,
+          },
+        });
+        propagation.inject(traceApi.setSpan(otelContext.active(), span), headers, {
+          set: (carrier, name, value) => carrier.set(name, value),
+        });
         try {
           response = await doFetch(target, { ...init, headers, signal: combined });
           text = await response.text();

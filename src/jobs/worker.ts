@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { SpanKind } from "@opentelemetry/api";
 import type { Collection, Document } from "mongodb";
 import { systemActor } from "../auth/actor.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../observability/logger.js";
+import { traceInline } from "../observability/tracing.js";
 import { isStoreUnavailable } from "../store/errors.js";
 import { backoffDelay } from "./backoff.js";
 import { createFencedCollection } from "./fence.js";
@@ -210,7 +212,18 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
           `attempt ${claimed.job.attempts} exceeds maxAttempts ${claimed.job.maxAttempts}`,
         );
       }
-      await handler(context);
+      await traceInline(
+        `job ${job.type}`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            "loopgate.job.id": context.job.id,
+            "loopgate.job.type": job.type,
+            "loopgate.job.attempt": job.attempts,
+          },
+        },
+        () => handler(context),
+      );
       outcome = isHeld() && (await queue.complete(claimed)) ? "succeeded" : "lease_lost";
     } catch (error) {
       if (!isHeld()) {

@@ -1,4 +1,5 @@
 import { Gauge, Histogram, type Registry } from "prom-client";
+import { metricNames } from "./thresholds.js";
 
 /** What the job metrics read; the queue provides it (observability imports no area). */
 export interface JobMetricsSource {
@@ -38,7 +39,7 @@ export function registerJobMetrics(registry: Registry, source: JobMetricsSource)
     return last;
   };
   new Gauge({
-    name: "loopgate_jobs",
+    name: metricNames.jobs,
     help: "Jobs by type and state (queued, running, dead); succeeded and cancelled ones are purged.",
     labelNames: ["type", "state"] as const,
     registers: [registry],
@@ -54,7 +55,7 @@ export function registerJobMetrics(registry: Registry, source: JobMetricsSource)
     },
   });
   new Gauge({
-    name: "loopgate_job_queue_lag_seconds",
+    name: metricNames.jobQueueLag,
     help: "Age of the oldest job that could run now (0 when none waits): rises when workers fall behind.",
     registers: [registry],
     async collect() {
@@ -70,7 +71,7 @@ export function registerJobMetrics(registry: Registry, source: JobMetricsSource)
     },
   });
   const runs = new Histogram({
-    name: "loopgate_job_run_duration_seconds",
+    name: metricNames.jobRunDuration,
     help: "Duration of job runs in this process, by type and outcome.",
     labelNames: ["type", "outcome"] as const,
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],

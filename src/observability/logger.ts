@@ -1,5 +1,6 @@
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { RequestScopes } from "./request-scope.js";
+import { traceFields } from "./tracing.js";
 
 export type { Logger } from "pino";
 
@@ -19,9 +20,11 @@ export function createLogger({ level, scopes, destination }: LoggerOptions): Log
       base: { service: "loopgate" },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // The request id, and the trace and span ids while a span is recording, so a log line
+      // leads to its trace.
       mixin: () => {
         const scope = scopes?.current();
-        return scope ? { requestId: scope.requestId } : {};
+        return scope ? { requestId: scope.requestId, ...traceFields() } : traceFields();
       },
       // Credentials travel in headers and mutation inputs; never let a debug log print them.
       redact: {

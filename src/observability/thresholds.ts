@@ -47,20 +47,33 @@ export const metricNames = {
   modelImprovementRatio: "loopgate_model_improvement_ratio",
   /** Failed refreshes of the window gauges (the gauges then keep their last value). */
   windowRefreshErrors: "loopgate_window_refresh_errors_total",
+  /** Histogram, label `kind` (`full`: the 7-day rebuild, `recent`: the last hour). */
+  windowRefreshDuration: "loopgate_window_refresh_duration_seconds",
   // Gateway internals, named here so the Gateway health dashboard and the store, job and
   // integration instrumentation agree.
-  /** Histogram, labels `command` (the driver's command name) and `outcome` (`ok`, `error`). */
+  /** Histogram, labels `command` (the driver's command name from a fixed set, or `other`) and
+   * `outcome` (`ok`, `error`). */
   mongoCommandDuration: "loopgate_mongodb_command_duration_seconds",
-  /** Gauge, label `state` (`in_use`, `available`): the driver's connection pool. */
+  /** Gauge, label `state` (`in_use`, `available`): the driver's connection pools. */
   mongoPoolConnections: "loopgate_mongodb_pool_connections",
-  /** Counter, labels `type` and `outcome` (`succeeded`, `failed`, `dead`). */
-  jobsCompleted: "loopgate_jobs_completed_total",
-  /** Histogram, label `type`. */
-  jobDuration: "loopgate_job_duration_seconds",
-  /** Gauge, labels `type` and `state` (`waiting`, `running`, `dead`). */
-  jobsQueued: "loopgate_jobs_queued",
-  /** Counter, labels `integration` and `outcome` (`ok`, `retried`, `failed`). */
+  /** Counter, label `reason`: connection checkouts that failed. */
+  mongoPoolCheckoutFailures: "loopgate_mongodb_pool_checkout_failures_total",
+  /** Gauge, labels `type` and `state` (`queued`, `running`, `dead`). */
+  jobs: "loopgate_jobs",
+  /** Gauge: age of the oldest runnable job. */
+  jobQueueLag: "loopgate_job_queue_lag_seconds",
+  /** Histogram, labels `type` and `outcome` (`succeeded`, `retried`, `dead`, `lease_lost`,
+   * `abandoned`); its `_count` counts finished runs. */
+  jobRunDuration: "loopgate_job_run_duration_seconds",
+  /** Counter, labels `integration`, `outcome` (`success`, `http_error`, `timeout`,
+   * `network_error`) and `status_class`: outbound HTTP attempts. */
   integrationRequests: "loopgate_integration_requests_total",
+  /** Counter, labels `integration` and `direction` (`push`, `pull`). */
+  integrationItemsSynced: "loopgate_integration_items_synced_total",
+  /** Counter, labels `integration` and `direction`. */
+  integrationSyncErrors: "loopgate_integration_sync_errors_total",
+  /** Gauge, labels `integration` and `direction`. */
+  integrationSyncLag: "loopgate_integration_sync_lag_seconds",
 } as const;
 
 /** Metrics the GraphQL server plugin (@graphql-yoga/plugin-prometheus) and prom-client export. */

@@ -66,6 +66,8 @@ export async function connectStore(options: StoreOptions): Promise<Store> {
       : {}),
     // Notices a recovered server quickly once it answers again.
     heartbeatFrequencyMS: 2_000,
+    // Command events feed the latency histogram and the database spans (observability/).
+    monitorCommands: true,
     ...options.clientOptions,
   });
   await client.connect();

@@ -59,16 +59,17 @@ describe("the gateway over HTTP", () => {
     );
   });
 
-  it("counts stored interactions and feedback by kind, source and sentiment", async () => {
+  it("counts stored interactions and feedback by kind, source, sentiment and model", async () => {
     const { id } = await recordInteraction(testApp);
     await testApp.gql(
       `mutation($id: ID!) { submitBinaryFeedback(input: { interactionId: $id, positive: false }) { __typename } }`,
       { id },
     );
     const text = await (await testApp.app.fetch("http://localhost/metrics")).text();
-    expect(text).toMatch(/^loopgate_interactions_recorded_total [1-9]/m);
+    // No METRICS_MODELS configured: every model is `other`.
+    expect(text).toMatch(/^loopgate_interactions_recorded_total\{model="other"\} [1-9]/m);
     expect(text).toMatch(
-      /^loopgate_feedback_received_total\{kind="binary",source="user",sentiment="negative"\} 1$/m,
+      /^loopgate_feedback_received_total\{kind="binary",source="user",sentiment="negative",model="other"\} 1$/m,
     );
   });
 

@@ -1,27 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttpServer, type HttpServer } from "../../src/http-server.js";
 import { useTestApp } from "../support/app.js";
 import { waitUntil } from "../support/poll.js";
+import { ALERTMANAGER, type SpawnedTool, startAlertmanager } from "../support/prometheus.js";
 import { toolTestsRun } from "../support/tools.js";
 
 const TOKEN = "alertmanager-delivery-token-0123456789";
-const ALERTMANAGER = "prometheus-alertmanager"; // Debian's name for the alertmanager binary
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /**
  * Debian's Alertmanager, configured like grafana/prometheus/alertmanager.example.yml (bearer token
@@ -30,75 +14,23 @@ async function freePort(): Promise<number> {
 describe.runIf(toolTestsRun(ALERTMANAGER))("Alertmanager delivering to /hooks/alerts", () => {
   const testApp = useTestApp({ env: { ALERT_WEBHOOK_TOKEN: TOKEN } });
   let http: HttpServer;
-  let alertmanager: ChildProcess;
-  let workDir = "";
+  let alertmanager: SpawnedTool | undefined;
   let api = "";
-  let output = "";
+  const output = () => alertmanager?.output() ?? "";
 
   beforeAll(async () => {
     http = createHttpServer(testApp.app.handleNodeRequest);
     const loopgate = await http.listen(0, "127.0.0.1");
-    workDir = await mkdtemp(join(tmpdir(), "loopgate-alertmanager-"));
-    const tokenFile = join(workDir, "token");
-    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    const config = join(workDir, "alertmanager.yml");
-    await writeFile(
-      config,
-      [
-        "route:",
-        "  receiver: loopgate",
-        '  group_by: ["alertname", "model"]',
-        "  group_wait: 1s",
-        "  group_interval: 1s",
-        "  repeat_interval: 1h",
-        "receivers:",
-        "  - name: loopgate",
-        "    webhook_configs:",
-        `      - url: "http://127.0.0.1:${loopgate.port}/hooks/alerts"`,
-        "        send_resolved: true",
-        "        http_config:",
-        "          authorization:",
-        "            type: Bearer",
-        `            credentials_file: ${tokenFile}`,
-        "",
-      ].join("\n"),
-    );
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}/api/v2`;
-    alertmanager = spawn(
-      ALERTMANAGER,
-      [
-        `--config.file=${config}`,
-        `--storage.path=${join(workDir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        // No gossip port: a single instance, nothing bound outside the test's own ports.
-        "--cluster.listen-address=",
-        "--log.level=warn",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    alertmanager.stdout?.on("data", (chunk) => {
-      output += chunk;
+    alertmanager = await startAlertmanager({
+      webhookUrl: `http://127.0.0.1:${loopgate.port}/hooks/alerts`,
+      token: TOKEN,
     });
-    alertmanager.stderr?.on("data", (chunk) => {
-      output += chunk;
-    });
-    await waitUntil(
-      async () => (await fetch(`${api}/status`).catch(() => undefined))?.status === 200,
-      { timeoutMs: 30_000, what: "Alertmanager to start" },
-    ).catch(() => {
-      throw new Error(`Alertmanager did not start:\n${output}`);
-    });
+    api = `${alertmanager.url}/api/v2`;
   }, 60_000);
 
   afterAll(async () => {
-    if (alertmanager && alertmanager.exitCode === null) {
-      const exited = new Promise((done) => alertmanager.once("exit", done));
-      alertmanager.kill("SIGTERM");
-      await exited;
-    }
+    await alertmanager?.stop();
     await http?.stop(1000);
-    if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   const trigger = {
@@ -137,7 +69,7 @@ describe.runIf(toolTestsRun(ALERTMANAGER))("Alertmanager delivering to /hooks/al
       timeoutMs: 30_000,
       what: "the retraining request",
     }).catch(() => {
-      throw new Error(`no retraining request arrived:\n${output}`);
+      throw new Error(`no retraining request arrived:\n${output()}`);
     });
     expect(await requests.findOne({})).toMatchObject({
       source: "alertmanager",

@@ -1,8 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createHttpServer, type HttpServer } from "../../src/http-server.js";
@@ -16,6 +13,7 @@ import { alertingProvisioning } from "../../src/observability/grafana/provisioni
 import { allThresholds, monitoringThresholds } from "../../src/observability/thresholds.js";
 import { recordInteraction, useTestApp } from "../support/app.js";
 import { waitUntil } from "../support/poll.js";
+import { type SpawnedTool, startPrometheus } from "../support/prometheus.js";
 import { runTool, toolTestsRun } from "../support/tools.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -203,17 +201,6 @@ async function pollUntil(
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 /**
  * Debian's Prometheus, scraping the real app on loopback with Loopgate's rules loaded: every
  * panel's and every Grafana rule's PromQL must parse; the gateway's own series must already
@@ -222,63 +209,24 @@ async function freePort(): Promise<number> {
 describe.runIf(toolTestsRun("prometheus"))("every query against a real Prometheus", () => {
   const testApp = useTestApp();
   let http: HttpServer;
-  let prometheus: ChildProcess;
-  let workDir = "";
+  let prometheus: SpawnedTool | undefined;
   let base = "";
-  let output = "";
+  const output = () => prometheus?.output() ?? "";
 
   beforeAll(async () => {
     http = createHttpServer(testApp.app.handleNodeRequest);
     const target = await http.listen(0, "127.0.0.1");
     await recordInteraction(testApp);
-    workDir = await mkdtemp(join(tmpdir(), "loopgate-prometheus-"));
-    const config = join(workDir, "prometheus.yml");
-    await writeFile(
-      config,
-      [
-        "global: { scrape_interval: 1s, evaluation_interval: 1s }",
-        `rule_files: ["${resolve(root, "grafana/prometheus/loopgate.rules.yml")}"]`,
-        "scrape_configs:",
-        "  - job_name: loopgate",
-        `    static_configs: [{ targets: ["127.0.0.1:${target.port}"] }]`,
-        "",
-      ].join("\n"),
-    );
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      "prometheus",
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(workDir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--log.level=warn",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    prometheus.stdout?.on("data", (chunk) => {
-      output += chunk;
+    prometheus = await startPrometheus({
+      targets: [`127.0.0.1:${target.port}`],
+      ruleFiles: [resolve(root, "grafana/prometheus/loopgate.rules.yml")],
     });
-    prometheus.stderr?.on("data", (chunk) => {
-      output += chunk;
-    });
-    await pollUntil(
-      async () => {
-        const response = await fetch(`${base}/-/ready`).catch(() => undefined);
-        return response?.status === 200;
-      },
-      { timeoutMs: 30_000, message: () => `Prometheus did not become ready:\n${output}` },
-    );
+    base = prometheus.url;
   }, 60_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((done) => prometheus.once("exit", done));
-      prometheus.kill("SIGTERM");
-      await exited;
-    }
+    await prometheus?.stop();
     await http?.stop(1000);
-    if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   async function instant(
@@ -319,7 +267,7 @@ describe.runIf(toolTestsRun("prometheus"))("every query against a real Prometheu
   it("returns data for the gateway's panels once Loopgate has been scraped", async () => {
     await pollUntil(
       async () => ((await instant('up{job="loopgate"} == 1')).data?.result.length ?? 0) > 0,
-      { timeoutMs: 30_000, message: () => `Loopgate was never scraped:\n${output}` },
+      { timeoutMs: 30_000, message: () => `Loopgate was never scraped:\n${output()}` },
     );
     const gateway = (await panelQueries()).filter(
       ({ dashboard, panel }) =>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { recordInteraction, useTestApp } from "../support/app.js";
+import { parseExposition, sample } from "../support/metrics.js";
 import { runTool, toolTestsRun } from "../support/tools.js";
 
 const testApp = useTestApp();
@@ -24,10 +25,31 @@ describe("/metrics exposition", () => {
       await recordInteraction(testApp);
       await testApp.gql("{ serverInfo { version } }");
       await testApp.gql("{ nope }");
+      await testApp.windowMetrics.refresh();
       const response = await testApp.app.fetch("http://localhost/metrics");
       expect(response.status).toBe(200);
       const exposition = await response.text();
-      expect(exposition).toContain("loopgate_interactions_recorded_total");
+      const samples = parseExposition(exposition);
+      expect(sample(samples, "loopgate_interactions_recorded_total", { model: "other" })).toBe(1);
+      expect(
+        sample(samples, "loopgate_window_interactions", { window: "7d", model: "other" }),
+      ).toBe(1);
+      // The driver's command monitoring and pool events, with the command as a bounded label.
+      expect(
+        sample(samples, "loopgate_mongodb_command_duration_seconds_count", {
+          command: "insert",
+          outcome: "ok",
+        }),
+      ).toBeGreaterThan(0);
+      expect(
+        sample(samples, "loopgate_mongodb_command_duration_seconds_count", {
+          command: "aggregate",
+          outcome: "ok",
+        }),
+      ).toBeGreaterThan(0);
+      expect(
+        sample(samples, "loopgate_mongodb_pool_connections", { state: "available" }),
+      ).toBeGreaterThan(0);
       const run = runTool("promtool", ["check", "metrics"], exposition);
       // promtool prints one line per problem (naming, units, missing _total, …).
       const problems = (run.stdout + run.stderr)

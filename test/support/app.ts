@@ -14,6 +14,7 @@ import type { JobWorker } from "../../src/jobs/worker.js";
 import { assemble } from "../../src/main.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createRequestScopes } from "../../src/observability/request-scope.js";
+import type { WindowMetrics } from "../../src/observability/window-metrics.js";
 import type { Categorizer } from "../../src/pipeline/categorize.js";
 import type { Services } from "../../src/services.js";
 import { type Collections, connectStore, type Store } from "../../src/store/mongo.js";
@@ -31,6 +32,10 @@ export interface TestApp {
   readonly worker: JobWorker | undefined;
   /** The pipeline's tick beside the worker (not started). */
   readonly pipelineTick: Periodic | undefined;
+  /** The window gauges (their refresh loop is not started: tests call `refresh()`). */
+  readonly windowMetrics: WindowMetrics;
+  /** Their refresh loop (METRICS_REFRESH_SECONDS), not started; stopped after the file. */
+  readonly refresher: Periodic;
   readonly store: Store;
   readonly config: Config;
   /** Every JSON line the app logged, parsed. */
@@ -95,7 +100,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
     store.client.on("commandStarted", (event) => commands.push(event));
     await store.ensureIndexes();
     const clock = options.clock ?? systemClock;
-    const { services, app, worker, pipelineTick } = assemble({
+    const { services, app, worker, pipelineTick, windowMetrics, refresher } = assemble({
       config,
       store,
       clock,
@@ -118,6 +123,8 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
       services,
       worker,
       pipelineTick,
+      windowMetrics,
+      refresher,
       store,
       config,
       logs,
@@ -140,6 +147,7 @@ export function useTestApp(options: TestAppOptions = {}): TestApp {
   afterAll(async () => {
     await handle.pipelineTick?.stop();
     await handle.worker?.stop(5_000);
+    await handle.refresher?.stop();
     handle.services?.events.close();
     await handle.store?.db.dropDatabase();
     await handle.store?.close();

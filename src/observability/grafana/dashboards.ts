@@ -478,7 +478,7 @@ export function gatewayHealth(): Dashboard {
         "Jobs completed",
         "Jobs finished per second by type and outcome.",
         units.OpsPerSecond,
-        [[`sum by (type, outcome) (${rate(m.jobsCompleted)})`, "{{type}} {{outcome}}"]],
+        [[`sum by (type, outcome) (${rate(`${m.jobRunDuration}_count`)})`, "{{type}} {{outcome}}"]],
         8,
       ),
     )
@@ -486,9 +486,9 @@ export function gatewayHealth(): Dashboard {
       plainSeries(
         id(),
         "Jobs queued",
-        "Jobs by state.",
+        "Jobs by state (every replica reports the same database figures, hence max).",
         units.Short,
-        [[`sum by (state) (${m.jobsQueued})`, "{{state}}"]],
+        [[`sum by (state) (max by (type, state) (${m.jobs}))`, "{{state}}"]],
         8,
       ),
     )

@@ -140,10 +140,32 @@ function alertingRule(threshold: Threshold, runbookBase: string): AlertingRule {
 }
 
 /**
+ * Changes for end-to-end tests that must see an alert fire within seconds: the same rules from the
+ * same thresholds, with shorter `for:` durations, evaluation intervals and minimum volumes.
+ * Production files never use it.
+ */
+export interface RuleTiming {
+  readonly for?: string;
+  readonly interval?: string;
+  /** Replaces every guard's minimum volume. */
+  readonly minVolume?: number;
+}
+
+/**
  * Every Prometheus rule, from the thresholds in one place. Recording rules and the alerts that
  * read them share a group, so an alert always sees the value recorded in the same evaluation.
  */
-export function buildPrometheusRules(runbookBase: string): RuleFile {
+export function buildPrometheusRules(runbookBase: string, timing: RuleTiming = {}): RuleFile {
+  const thresholds = allThresholds.map(
+    (threshold): Threshold => ({
+      ...threshold,
+      for: timing.for ?? threshold.for,
+      ...(threshold.guard && timing.minVolume !== undefined
+        ? { guard: { ...threshold.guard, minVolume: timing.minVolume } }
+        : {}),
+    }),
+  );
+  const interval = timing.interval ?? "1m";
   const gaugeRecords: RecordingRule[] = [
     ...windowGauges.map((metric) => ({
       record: recordedGauge(metric, true),
@@ -169,14 +191,14 @@ export function buildPrometheusRules(runbookBase: string): RuleFile {
     groups: [
       {
         name: "loopgate-feedback-windows",
-        interval: "1m",
+        interval,
         rules: [
           ...gaugeRecords,
-          ...allThresholds.map((threshold) => alertingRule(threshold, runbookBase)),
+          ...thresholds.map((threshold) => alertingRule(threshold, runbookBase)),
           {
             alert: stale.alert,
             expr: `sum by (job) (increase(${stale.metric}[${stale.window}])) > ${stale.maxFailures}`,
-            for: stale.for,
+            for: timing.for ?? stale.for,
             labels: { [alertLabels.severity]: stale.severity },
             annotations: {
               summary: "Window metrics are not refreshing",
@@ -186,7 +208,7 @@ export function buildPrometheusRules(runbookBase: string): RuleFile {
           },
         ],
       },
-      { name: "loopgate-traffic", interval: "1m", rules: rateRecords },
+      { name: "loopgate-traffic", interval, rules: rateRecords },
     ],
   };
 }
