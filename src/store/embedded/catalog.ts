@@ -7,10 +7,12 @@ import type { QueryEngine } from "./mingo-engine.js";
 import type { CatalogRow, Storage } from "./storage.js";
 
 /**
- * Every database and collection: names and options from SQLite's catalog table, documents in
- * SQLite (read through the shared cache), indexes in memory, built from the rows at start
- * (`loadAll`). Also owns the write unit: one SQLite transaction per write command, plus an
- * undo log that reverts the in-memory indexes and cache if the commit fails.
+ * Every database and collection: names and options from SQLite's catalog table, documents and
+ * regular indexes in SQLite (documents read through the shared cache), so opening a collection
+ * reads nothing but its catalog rows. Text indexes live in memory and are built from the rows
+ * at start (`loadAll`), as are the tables of indexes created before indexes lived in SQLite.
+ * Also owns the write unit: one SQLite transaction per write command, plus an undo log that
+ * reverts the in-memory state (cache, counters, text indexes) if the commit fails.
  */
 
 export interface LoadProgress {
@@ -74,7 +76,7 @@ export class Catalog {
   }
 
   private newCollection(row: CatalogRow): Collection {
-    return new Collection(
+    const collection = new Collection(
       { db: row.db, name: row.name, tableId: row.tableId, options: row.options },
       row.indexes as IndexSpec[],
       {
@@ -83,21 +85,31 @@ export class Catalog {
         cache: this.cache,
         onRollback: (fn) => this.onRollback(fn),
       },
+      this.storage.indexTables(row.tableId),
+      { documents: row.documents, dataBytes: row.dataBytes },
     );
+    if (collection.hasMissingTables()) this.write(() => collection.buildMissingTables());
+    return collection;
   }
 
   private materialize(entry: Entry): Collection {
     if (!entry.collection) {
       const collection = this.newCollection(entry.row);
-      for (const row of this.storage.loadDocuments(entry.row.tableId)) collection.loadRow(row);
+      if (collection.hasTextIndex()) {
+        for (const row of this.storage.loadDocuments(entry.row.tableId)) {
+          collection.loadTextRow(row);
+        }
+      }
       entry.collection = collection;
     }
     return entry.collection;
   }
 
   /**
-   * Builds every collection's indexes from its rows, yielding to the event loop between pages
-   * so the server keeps answering handshakes, and reporting progress. Commands must wait for it.
+   * Opens every collection. Regular indexes are SQLite tables, so this is instant unless a
+   * collection has a text index (built from its rows, yielding to the event loop between
+   * pages so the server keeps answering handshakes, with progress) or predates index tables
+   * (built once, at the first start after the upgrade). Commands must wait for it.
    */
   async loadAll(
     onProgress: (progress: LoadProgress) => void,
@@ -108,12 +120,16 @@ export class Catalog {
       if (shouldStop()) return;
       if (entry.collection) continue;
       const ns = nsOf(entry.row.db, entry.row.name);
-      const total = this.storage.countDocuments(entry.row.tableId);
       const collection = this.newCollection(entry.row);
+      if (!collection.hasTextIndex()) {
+        entry.collection = collection;
+        continue;
+      }
+      const total = collection.docs.size;
       let loaded = 0;
       let sliceStart = performance.now();
       for (const row of this.storage.loadDocuments(entry.row.tableId)) {
-        collection.loadRow(row);
+        collection.loadTextRow(row);
         loaded++;
         if (loaded % 1000 === 0 && performance.now() - sliceStart > sliceMs) {
           onProgress({ ns, loaded, total });
@@ -157,7 +173,10 @@ export class Catalog {
     }
     const indexes = [ID_INDEX];
     const tableId = this.storage.createCollection(db, name, options, indexes);
-    const entry: Entry = { row: { tableId, db, name, options, indexes }, collection: undefined };
+    const entry: Entry = {
+      row: { tableId, db, name, options, indexes, documents: 0, dataBytes: 0 },
+      collection: undefined,
+    };
     entry.collection = this.newCollection(entry.row);
     this.entries.set(ns, entry);
     this.onRollback(() => this.entries.delete(ns));

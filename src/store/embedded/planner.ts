@@ -9,7 +9,8 @@ import type { SortKey } from "./sort.js";
 /**
  * Chooses candidate documents for a filter. Equality, $in and range predicates on the leading
  * fields of an index become bounded scans of its sorted entries; everything else falls back to
- * a scan in natural order. Candidates are a superset: mingo still tests the whole filter on each
+ * a scan in natural order. Index scans are SQLite B-tree range scans over byte-encoded keys
+ * (key-codec.ts), bounds encoded the same way. Candidates are a superset: mingo still tests the whole filter on each
  * one, so the planner only has to be conservative, never exact.
  */
 
@@ -167,7 +168,7 @@ function evaluateIndex(
   ix: IndexRuntime,
   preds: Map<string, FieldPredicate>,
 ): Candidate | undefined {
-  if (!ix.tree || ix.partial) return undefined;
+  if (!ix.table || ix.partial) return undefined;
   const sparse = ix.spec.sparse === true;
   let points: unknown[][] = [[]];
   let eqFields = 0;
@@ -249,22 +250,18 @@ function* scan(
   const seen = dedupe ? new Set<string>() : undefined;
   for (const point of points) {
     const { lower, upper } = boundsFor(ix, point, range);
-    for (const entry of ix.tree!.range(lower, upper, reverse)) {
+    for (const row of ix.table!.rows(lower, upper, reverse)) {
       if (seen) {
-        if (seen.has(entry.id)) continue;
-        seen.add(entry.id);
+        if (seen.has(row.id)) continue;
+        seen.add(row.id);
       }
-      const doc = collection.docs.read(entry.id, entry.seq);
-      if (doc) yield doc;
+      yield collection.docs.fromRow(row);
     }
   }
 }
 
 function* fullIndexScan(collection: Collection, ix: IndexRuntime, reverse: boolean) {
-  for (const entry of ix.tree!.all(reverse)) {
-    const doc = collection.docs.read(entry.id, entry.seq);
-    if (doc) yield doc;
-  }
+  for (const row of ix.table!.all(reverse)) yield collection.docs.fromRow(row);
 }
 
 function* union(plans: Plan[]): Generator<StoredDoc> {
@@ -331,7 +328,7 @@ export function planQuery(
     if (plan) return plan;
     if (sort.length > 0) {
       for (const ix of collection.indexes) {
-        if (!ix.tree || ix.partial || ix.spec.sparse) continue;
+        if (!ix.table || ix.partial || ix.spec.sparse) continue;
         const dir = sortDirection(ix, 0, true, sort);
         if (dir !== undefined) {
           return {
