@@ -245,6 +245,7 @@ function* scan(
   points: unknown[][],
   range: Range | undefined,
   reverse: boolean,
+  fields: ReadonlySet<string> | undefined,
 ): Generator<StoredDoc> {
   const dedupe = ix.multikey || points.length > 1;
   const seen = dedupe ? new Set<string>() : undefined;
@@ -255,7 +256,7 @@ function* scan(
         if (seen.has(row.id)) continue;
         seen.add(row.id);
       }
-      yield collection.docs.fromRow(row);
+      yield collection.docs.fromRow(row, fields);
     }
   }
 }
@@ -276,11 +277,15 @@ function* union(plans: Plan[]): Generator<StoredDoc> {
   }
 }
 
-function planOr(collection: Collection, branches: unknown[]): Plan | undefined {
+function planOr(
+  collection: Collection,
+  branches: unknown[],
+  fields: ReadonlySet<string> | undefined,
+): Plan | undefined {
   const plans: Plan[] = [];
   for (const branch of branches) {
     if (!isPlainObject(branch)) return undefined;
-    const plan = planIndexed(collection, branch, []);
+    const plan = planIndexed(collection, branch, [], fields);
     if (!plan) return undefined;
     plans.push(plan);
   }
@@ -291,6 +296,7 @@ function planIndexed(
   collection: Collection,
   filter: Document,
   sort: readonly SortKey[],
+  fields: ReadonlySet<string> | undefined,
 ): Plan | undefined {
   const preds = collectPredicates(filter);
   let best: Candidate | undefined;
@@ -302,12 +308,13 @@ function planIndexed(
     const { ix, points, range, eqFields } = best;
     const dir = sortDirection(ix, eqFields, points.length === 1, sort);
     return {
-      candidates: scan(collection, ix, points, range, dir === -1),
+      candidates: scan(collection, ix, points, range, dir === -1, fields),
       sorted: dir !== undefined,
       index: ix.spec.name,
     };
   }
-  if (Array.isArray(filter.$or) && filter.$or.length > 0) return planOr(collection, filter.$or);
+  if (Array.isArray(filter.$or) && filter.$or.length > 0)
+    return planOr(collection, filter.$or, fields);
   return undefined;
 }
 
@@ -315,6 +322,8 @@ export interface PlanOptions {
   readonly sort?: readonly SortKey[];
   /** Collation changes string equality, which index keys do not model. */
   readonly collation?: boolean;
+  /** Decode only these top-level fields (see DocumentStore.fromRow); all when absent. */
+  readonly fields?: ReadonlySet<string>;
 }
 
 export function planQuery(
@@ -324,7 +333,7 @@ export function planQuery(
 ): Plan {
   const sort = options.sort ?? [];
   if (!options.collation) {
-    const plan = planIndexed(collection, filter, sort);
+    const plan = planIndexed(collection, filter, sort, options.fields);
     if (plan) return plan;
     if (sort.length > 0) {
       for (const ix of collection.indexes) {
@@ -340,5 +349,9 @@ export function planQuery(
       }
     }
   }
-  return { candidates: collection.docs.values(), sorted: sort.length === 0, index: undefined };
+  return {
+    candidates: collection.docs.values(options.fields),
+    sorted: sort.length === 0,
+    index: undefined,
+  };
 }
