@@ -8,13 +8,14 @@ import type { CatalogRow, Storage } from "./storage.js";
 
 /**
  * Every database and collection: names and options from SQLite's catalog table, documents and
- * regular indexes in SQLite (documents read through the shared cache), so opening a collection
- * reads nothing but its catalog rows. Text indexes live in memory and are built from the rows
- * at start (`loadAll`), as are the tables of indexes created before indexes lived in SQLite.
+ * indexes (regular and text) in SQLite (documents read through the shared cache), so opening a
+ * collection reads nothing but its catalog rows; only the tables of indexes created before
+ * indexes lived in SQLite are built from the rows, once (`loadAll`).
  * Also owns the write unit: one SQLite transaction per write command, plus an undo log that
- * reverts the in-memory state (cache, counters, text indexes) if the commit fails.
+ * reverts the in-memory state (cache, counters) if the commit fails.
  */
 
+/** Collections opened so far (`loaded` of `total`), the last one being `ns`. */
 export interface LoadProgress {
   readonly ns: string;
   readonly loaded: number;
@@ -45,6 +46,8 @@ export function validateCollectionName(db: string, name: string): void {
 export class Catalog {
   private readonly entries = new Map<string, Entry>();
   private undoLog: (() => void)[] | undefined;
+  /** Collections whose index tables were built from their rows (files from before them). */
+  private tableBuilds = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -88,20 +91,15 @@ export class Catalog {
       this.storage.indexTables(row.tableId),
       { documents: row.documents, dataBytes: row.dataBytes },
     );
-    if (collection.hasMissingTables()) this.write(() => collection.buildMissingTables());
+    if (collection.hasMissingTables()) {
+      this.write(() => collection.buildMissingTables());
+      this.tableBuilds++;
+    }
     return collection;
   }
 
   private materialize(entry: Entry): Collection {
-    if (!entry.collection) {
-      const collection = this.newCollection(entry.row);
-      if (collection.hasTextIndex()) {
-        for (const row of this.storage.loadDocuments(entry.row.tableId)) {
-          collection.loadTextRow(row);
-        }
-      }
-      entry.collection = collection;
-    }
+    if (!entry.collection) entry.collection = this.newCollection(entry.row);
     return entry.collection;
   }
 
@@ -116,30 +114,23 @@ export class Catalog {
     shouldStop: () => boolean,
     sliceMs = 50,
   ): Promise<void> {
-    for (const entry of [...this.entries.values()]) {
+    const entries = [...this.entries.values()];
+    let sliceStart = performance.now();
+    for (const [i, entry] of entries.entries()) {
       if (shouldStop()) return;
       if (entry.collection) continue;
-      const ns = nsOf(entry.row.db, entry.row.name);
-      const collection = this.newCollection(entry.row);
-      if (!collection.hasTextIndex()) {
-        entry.collection = collection;
-        continue;
+      // Instant, unless the collection's index tables must first be built (an upgrade).
+      const builds = this.tableBuilds;
+      entry.collection = this.newCollection(entry.row);
+      if (this.tableBuilds !== builds || performance.now() - sliceStart > sliceMs) {
+        onProgress({
+          ns: nsOf(entry.row.db, entry.row.name),
+          loaded: i + 1,
+          total: entries.length,
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
-      const total = collection.docs.size;
-      let loaded = 0;
-      let sliceStart = performance.now();
-      for (const row of this.storage.loadDocuments(entry.row.tableId)) {
-        collection.loadTextRow(row);
-        loaded++;
-        if (loaded % 1000 === 0 && performance.now() - sliceStart > sliceMs) {
-          onProgress({ ns, loaded, total });
-          await new Promise((resolve) => setImmediate(resolve));
-          if (shouldStop()) return;
-          sliceStart = performance.now();
-        }
-      }
-      entry.collection = collection;
-      onProgress({ ns, loaded, total });
     }
   }
 

@@ -26,7 +26,7 @@ export interface StoredDoc extends DocPair {
 export interface IndexRuntime {
   readonly spec: IndexSpec;
   readonly fields: readonly KeyField[];
-  /** The SQLite table of a regular index; absent for text indexes (held in memory). */
+  /** The SQLite table of a regular index; absent for text indexes (see `text`). */
   readonly table: IndexTable | undefined;
   readonly text: TextIndex | undefined;
   readonly partial: ((typed: Document) => boolean) | undefined;
@@ -214,14 +214,9 @@ export class Collection {
     return this.indexList.map((ix) => ix.spec);
   }
 
-  /** Whether a regular index has no SQLite table yet (see buildMissingTables). */
+  /** Whether an index has no SQLite table yet (see buildMissingTables). */
   hasMissingTables(): boolean {
-    return this.indexList.some((ix) => !ix.text && !ix.table);
-  }
-
-  /** Whether the collection has a text index, which lives in memory and is built from the rows. */
-  hasTextIndex(): boolean {
-    return this.indexList.some((ix) => ix.text !== undefined);
+    return this.indexList.some(missingTable);
   }
 
   /**
@@ -229,15 +224,19 @@ export class Collection {
    * (call inside a transaction). Trusts the rows: they passed every check when written.
    */
   buildMissingTables(): void {
-    const missing = this.indexList.filter((ix) => !ix.text && !ix.table);
+    const missing = this.indexList.filter(missingTable);
     if (missing.length === 0) return;
     const built = missing.map((ix) =>
-      this.buildRuntime(ix.spec, this.deps.storage.createIndexTable(this.tableId, ix.spec.name)),
+      this.buildRuntime(
+        ix.spec,
+        this.deps.storage.createIndexTable(this.tableId, ix.spec.name, ix.text ? "text" : "keys"),
+      ),
     );
     for (const doc of this.docs.values()) {
       for (const ix of built) {
         try {
-          for (const key of this.encodedKeys(ix, doc.typed)) ix.table!.add(key, doc.seq);
+          if (ix.text) ix.text.add(doc.seq, doc.typed);
+          else for (const key of this.encodedKeys(ix, doc.typed)) ix.table!.add(key, doc.seq);
         } catch {
           // A document the index cannot represent stays out of it, as it did when written.
         }
@@ -246,15 +245,11 @@ export class Collection {
     this.indexList = this.indexList.map((ix) => built.find((b) => b.spec === ix.spec) ?? ix);
   }
 
-  /** Adds one stored row to the in-memory text indexes (at start). */
-  loadTextRow(row: StoredRow): void {
-    const doc = storedDoc(row);
-    for (const ix of this.indexList) ix.text?.add(doc.key, doc.typed);
-  }
-
   private buildRuntime(spec: IndexSpec, ixId?: number, multikey = false): IndexRuntime {
     const fields = keyFields(spec);
-    const text = isTextSpec(spec) ? new TextIndex(textOptions(spec)) : undefined;
+    const text = isTextSpec(spec)
+      ? new TextIndex(textOptions(spec), this.deps.storage, ixId)
+      : undefined;
     const partial = spec.partialFilterExpression
       ? this.deps.engine.compileFilter(spec.partialFilterExpression)
       : undefined;
@@ -325,6 +320,7 @@ export class Collection {
     const doc: StoredDoc = { ...pair, key, seq: rid, size: bytes.length };
     this.indexList.forEach((ix, i) => {
       for (const k of planned[i]!.encoded) ix.table?.add(k, rid);
+      ix.text?.add(rid, pair.typed);
     });
     this.link(doc);
     this.deps.onRollback(() => this.unlink(doc));
@@ -342,6 +338,11 @@ export class Collection {
     this.deps.storage.updateDocument(this.tableId, old.key, bytes);
     const doc: StoredDoc = { ...pair, key: old.key, seq: old.seq, size: bytes.length };
     this.indexList.forEach((ix, i) => {
+      if (ix.text) {
+        ix.text.remove(old.seq, old.typed);
+        ix.text.add(old.seq, pair.typed);
+        return;
+      }
       const before = oldKeys[i]!.encoded;
       const after = newKeys[i]!.encoded;
       if (!ix.table || sameKeys(before, after)) return;
@@ -358,6 +359,7 @@ export class Collection {
     this.deps.storage.deleteDocument(this.tableId, doc.key);
     this.indexList.forEach((ix, i) => {
       for (const k of keys[i]!.encoded) ix.table?.remove(k, doc.seq);
+      ix.text?.remove(doc.seq, doc.typed);
     });
     this.unlink(doc);
     this.deps.onRollback(() => this.link(doc));
@@ -365,54 +367,47 @@ export class Collection {
 
   /** Deletes every document at once (drop of all contents, e.g. for $out). */
   clear(): void {
-    const before = { indexes: this.indexList, count: this.docs.count, bytes: this.docs.bytes };
+    const before = { count: this.docs.count, bytes: this.docs.bytes };
     this.deps.storage.clearCollection(this.tableId);
-    this.indexList = before.indexes.map((ix) => (ix.text ? this.buildRuntime(ix.spec) : ix));
     this.docs.count = 0;
     this.docs.bytes = 0;
     this.docs.forgetAll();
     this.deps.onRollback(() => {
-      this.indexList = before.indexes;
       this.docs.count = before.count;
       this.docs.bytes = before.bytes;
       this.docs.forgetAll();
     });
   }
 
-  /** In-memory side of an insert: cache, counters, text indexes (SQLite holds the rest). */
+  /** In-memory side of an insert: cache and counters (SQLite holds the rest). */
   private link(doc: StoredDoc): void {
     this.docs.remember(doc);
     this.docs.count++;
     this.docs.bytes += doc.size;
-    for (const ix of this.indexList) ix.text?.add(doc.key, doc.typed);
   }
 
   private unlink(doc: StoredDoc): void {
     this.docs.forget(doc.key);
     this.docs.count--;
     this.docs.bytes -= doc.size;
-    for (const ix of this.indexList) ix.text?.remove(doc.key, doc.typed);
   }
 
   private swap(from: StoredDoc, to: StoredDoc): void {
     this.docs.remember(to);
     this.docs.bytes += to.size - from.size;
-    for (const ix of this.indexList) {
-      if (!ix.text) continue;
-      ix.text.remove(from.key, from.typed);
-      ix.text.add(to.key, to.typed);
-    }
   }
 
   /** Builds a new index over the current documents; fails (changing nothing) on duplicates. */
   addIndex(spec: IndexSpec): void {
-    const ixId = isTextSpec(spec)
-      ? undefined
-      : this.deps.storage.createIndexTable(this.tableId, spec.name);
+    const ixId = this.deps.storage.createIndexTable(
+      this.tableId,
+      spec.name,
+      isTextSpec(spec) ? "text" : "keys",
+    );
     const ix = this.buildRuntime(spec, ixId);
     for (const doc of this.docs.values()) {
       if (ix.text) {
-        ix.text.add(doc.key, doc.typed);
+        ix.text.add(doc.seq, doc.typed);
         continue;
       }
       const raw = this.keysFor(ix, doc.typed);
@@ -434,7 +429,8 @@ export class Collection {
   dropIndex(name: string): void {
     const before = this.indexList;
     const dropped = before.find((ix) => ix.spec.name === name);
-    if (dropped?.table) this.deps.storage.dropIndexTable(dropped.table.ixId);
+    const droppedId = dropped?.table?.ixId ?? dropped?.text?.ixId;
+    if (droppedId !== undefined) this.deps.storage.dropIndexTable(droppedId);
     this.indexList = before.filter((ix) => ix.spec.name !== name);
     this.deps.storage.setIndexes(this.tableId, this.specs());
     this.deps.onRollback(() => {
@@ -460,6 +456,10 @@ export class Collection {
   textIndex(): IndexRuntime | undefined {
     return this.indexList.find((ix) => ix.text !== undefined);
   }
+}
+
+function missingTable(ix: IndexRuntime): boolean {
+  return ix.text ? ix.text.ixId === undefined : !ix.table;
 }
 
 interface PlannedKeys {

@@ -10,7 +10,8 @@ import { decodeDocument } from "./bson-values.js";
  * each write), a table per collection holding BSON blobs keyed by the canonical `_id` key, and
  * a table per regular index (`ix_<n>`, listed in `index_catalog`): WITHOUT ROWID, clustered on
  * (key, rid), where key is the order-preserving encoding of key-codec.ts, so range scans are
- * SQLite B-tree scans and nothing of an index is held in memory.
+ * SQLite B-tree scans and nothing of an index is held in memory; a text index's table holds
+ * (term, rid, score), clustered on (term, rid).
  * WAL with synchronous=FULL, and every write command is one transaction committed before the
  * reply is sent, so an acknowledged write survives kill -9.
  */
@@ -79,11 +80,15 @@ export interface Storage {
   /** The index tables of one collection. */
   indexTables(tableId: number): IndexTableRow[];
   /** Creates an (empty) index table; in a transaction, rolled back with it. */
-  createIndexTable(tableId: number, name: string): number;
+  createIndexTable(tableId: number, name: string, kind?: "keys" | "text"): number;
   dropIndexTable(ixId: number): void;
   setMultikey(ixId: number): void;
   insertIndexEntry(ixId: number, key: Buffer, rid: number): void;
   deleteIndexEntry(ixId: number, key: Buffer, rid: number): void;
+  insertTextEntry(ixId: number, term: string, rid: number, score: number): void;
+  deleteTextEntry(ixId: number, term: string, rid: number): void;
+  /** The documents (`_id` keys) holding `term` in a text index, with their scores. */
+  textPostings(ixId: number, term: string): { id: string; score: number }[];
   /** Whether a row other than `rid` holds `key` (unique indexes). */
   indexHasOther(ixId: number, key: Buffer, rid: number): boolean;
   /**
@@ -269,7 +274,36 @@ export function openStorage(dbPath: string): Storage {
     }
     return s;
   };
+  const textStatements = new Map<
+    number,
+    {
+      readonly tableId: number;
+      insert: Database.Statement<[string, number, number]>;
+      remove: Database.Statement<[string, number]>;
+      postings: Database.Statement<[string]>;
+    }
+  >();
+  const txStatements = (ixId: number) => {
+    let s = textStatements.get(ixId);
+    if (!s) {
+      const row = ixTableOf.get(ixId) as { table_id: number } | undefined;
+      if (!row) throw new Error(`index table ${ixId} does not exist`);
+      const ix = indexTableName(ixId);
+      s = {
+        tableId: row.table_id,
+        insert: db.prepare(`INSERT INTO ${ix} (term, rid, score) VALUES (?, ?, ?)`),
+        remove: db.prepare(`DELETE FROM ${ix} WHERE term = ? AND rid = ?`),
+        postings: db.prepare(
+          `SELECT d.id AS id, t.score AS score FROM ${ix} AS t CROSS JOIN ${tableName(row.table_id)} AS d ON d.rid = t.rid WHERE t.term = ?`,
+        ),
+      };
+      textStatements.set(ixId, s);
+    }
+    return s;
+  };
   const forgetIndexStatements = (tableId: number) => {
+    for (const [ixId, st] of textStatements)
+      if (st.tableId === tableId) textStatements.delete(ixId);
     for (const [ixId, st] of indexStatements)
       if (st.tableId === tableId) indexStatements.delete(ixId);
   };
@@ -398,20 +432,24 @@ export function openStorage(dbPath: string): Storage {
         multikey: r.multikey !== 0,
       }));
     },
-    createIndexTable(tableId, name) {
+    createIndexTable(tableId, name, kind = "keys") {
       const info = db
         .prepare("INSERT INTO index_catalog (table_id, name) VALUES (?, ?)")
         .run(tableId, name);
       const ixId = Number(info.lastInsertRowid);
       // A rolled-back creation may hand the same id out again, for another collection.
       indexStatements.delete(ixId);
+      textStatements.delete(ixId);
       db.exec(
-        `CREATE TABLE ${indexTableName(ixId)} (key BLOB NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (key, rid)) WITHOUT ROWID`,
+        kind === "text"
+          ? `CREATE TABLE ${indexTableName(ixId)} (term TEXT NOT NULL, rid INTEGER NOT NULL, score REAL NOT NULL, PRIMARY KEY (term, rid)) WITHOUT ROWID`
+          : `CREATE TABLE ${indexTableName(ixId)} (key BLOB NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (key, rid)) WITHOUT ROWID`,
       );
       return ixId;
     },
     dropIndexTable(ixId) {
       indexStatements.delete(ixId);
+      textStatements.delete(ixId);
       db.exec(`DROP TABLE IF EXISTS ${indexTableName(ixId)}`);
       db.prepare("DELETE FROM index_catalog WHERE ix_id = ?").run(ixId);
     },
@@ -423,6 +461,15 @@ export function openStorage(dbPath: string): Storage {
     },
     deleteIndexEntry(ixId, key, rid) {
       ixStatements(ixId).remove.run(key, rid);
+    },
+    insertTextEntry(ixId, term, rid, score) {
+      txStatements(ixId).insert.run(term, rid, score);
+    },
+    deleteTextEntry(ixId, term, rid) {
+      txStatements(ixId).remove.run(term, rid);
+    },
+    textPostings(ixId, term) {
+      return txStatements(ixId).postings.all(term) as { id: string; score: number }[];
     },
     indexHasOther(ixId, key, rid) {
       return ixStatements(ixId).other.get(key, rid) !== undefined;
