@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only store|http] [--duration <s>] [--warmup <s>] [--connections <n>]
+ * `npm run bench [-- --only store|scale|http] [--duration <s>] [--warmup <s>] [--connections <n>]
  * [--profile] [--docs <n>]`. The store section starts an embedded store in a temp dir (or uses
  * BENCH_MONGODB_URI) and measures bulk inserts, indexed vs. unindexed lookups and a $group, then
  * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue;
@@ -7,7 +7,8 @@
  * a dataset snapshot's build and export over 100,000 feedback against a plain cursor read
  * (`BENCH_ONLY=datasets` runs only that; BENCH_DATASET_FEEDBACK changes the count),
  * then, for the embedded store, the scale section (bench/scale.ts) with `--docs` documents
- * (default 200,000; `--docs 2000000` for the figure the README quotes, about 5 minutes). The HTTP
+ * (default 200,000; `--docs 2000000` for the figure the README quotes; `--only scale` runs only
+ * this section). The HTTP
  * section (bench/http.ts) loads the compiled gateway against bare Node and bare Yoga.
  */
 
@@ -242,11 +243,12 @@ const positive = (name: string, value: string) => {
   if (!Number.isFinite(number) || number < 0) throw new Error(`--${name} must be a number ≥ 0`);
   return number;
 };
-if (values.only !== undefined && !["store", "http"].includes(values.only)) {
-  throw new Error("--only must be store or http");
+if (values.only !== undefined && !["store", "scale", "http"].includes(values.only)) {
+  throw new Error("--only must be store, scale or http");
 }
-if (values.only !== "http") await runStoreBench(positive("docs", values.docs));
-if (values.only !== "store" && !process.env.BENCH_ONLY) {
+if (values.only === "scale") await scaleSection(positive("docs", values.docs));
+else if (values.only !== "http") await runStoreBench(positive("docs", values.docs));
+if (values.only !== "store" && values.only !== "scale" && !process.env.BENCH_ONLY) {
   await runHttpBench({
     durationSec: positive("duration", values.duration),
     warmupSec: positive("warmup", values.warmup),

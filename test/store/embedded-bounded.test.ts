@@ -1,15 +1,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { MongoClient } from "mongodb";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedMongo } from "../../src/store/embedded/index.js";
 import { registerEmbeddedStoreMetrics } from "../../src/store/embedded/metrics.js";
+import { STORE_FILE } from "../../src/store/embedded/storage.js";
 
-// Documents live in SQLite behind a bounded cache; indexes are rebuilt at start while the
-// store holds commands (but answers handshakes) until it is ready.
+// Documents and indexes (regular and text) live in SQLite (documents behind a bounded cache),
+// so a restart reads nothing; a data directory from before index tables gets them built at its
+// first start, while the store holds commands (but answers handshakes) until it is ready.
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "loopgate-bounded-"));
@@ -61,35 +64,101 @@ describe("bounded document cache", () => {
 });
 
 describe("readiness after a restart", () => {
-  it("holds commands until indexes are rebuilt, then answers them from SQLite", async () => {
-    const dbPath = join(dir, "r");
+  const seed = async (dbPath: string, extra: (c: MongoClient) => Promise<void>) => {
     const first = await startEmbeddedMongo({ port: 0, dbPath });
     const c1 = await MongoClient.connect(first.uri);
     await c1.db("b").collection("c").createIndex({ key: 1 });
     await c1.db("b").collection<(typeof docs)[number]>("c").insertMany(docs);
+    await extra(c1);
     await c1.close();
     await first.close();
+  };
 
-    // Yield after every page, so loading spans several event-loop turns.
-    const store = await startEmbeddedMongo({ port: 0, dbPath, loadSliceMs: 0 });
+  it("reads no documents to open: indexes (regular and text), counts and multikey flags live in SQLite", async () => {
+    const dbPath = join(dir, "s");
+    await seed(dbPath, async (c) => {
+      const tags = c
+        .db("b")
+        .collection<{ _id: number; t: number | number[]; note: string }>("tags");
+      await tags.createIndex({ t: 1 });
+      await tags.createIndex({ note: "text" });
+      await tags.insertMany([
+        { _id: 1, t: [1, 10], note: "a red apple" },
+        { _id: 2, t: 5, note: "green pears" },
+      ]);
+    });
+    // Ready within one event-loop turn: it reads no rows.
+    const store = await startEmbeddedMongo({ port: 0, dbPath, cacheMb: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.isReady()).toBe(true);
+    const client = await MongoClient.connect(store.uri);
+    try {
+      const before = store.stats().cache;
+      const c = store.stats().collections.find((x) => x.name === "c");
+      expect(c?.documents).toBe(COUNT);
+      expect(c?.dataBytes).toBeGreaterThan(COUNT * 200);
+      expect(before.hits + before.misses).toBe(0);
+      const coll = client.db("b").collection<(typeof docs)[number]>("c");
+      expect(await coll.findOne({ key: "k1234" })).toEqual(docs[1234]);
+      const plan = await coll.find({ key: "k77" }).explain("executionStats");
+      expect(JSON.stringify(plan.queryPlanner.winningPlan)).toContain("key_1");
+      expect(plan.executionStats.totalDocsExamined).toBe(1);
+      // The multikey flag survived: both bounds may be met by different elements of t.
+      const tags = client.db("b").collection("tags");
+      const found = await tags
+        .find({ t: { $gt: 3, $lt: 7 } })
+        .sort({ _id: 1 })
+        .toArray();
+      expect(found.map((d) => d._id)).toEqual([1, 2]);
+      // The text index is a table too: searchable at once.
+      const apples = await tags.find({ $text: { $search: "apple" } }).toArray();
+      expect(apples.map((d) => d._id)).toEqual([1]);
+    } finally {
+      await client.close();
+      await store.close();
+    }
+  });
+
+  it("builds the index tables of a file written before they existed, once", async () => {
+    const dbPath = join(dir, "u");
+    await seed(dbPath, async (c) => {
+      const notes = c.db("b").collection("notes");
+      await notes.createIndex({ note: "text" });
+      await notes.insertMany([{ note: "a red apple" }, { note: "green pears" }]);
+    });
+    // Turn the file into its pre-index-table shape: no index tables, no stored counts.
+    const sqlite = new Database(join(dbPath, STORE_FILE));
+    for (const { ix_id } of sqlite.prepare("SELECT ix_id FROM index_catalog").all() as {
+      ix_id: number;
+    }[]) {
+      sqlite.exec(`DROP TABLE ix_${ix_id}`);
+    }
+    sqlite.exec(
+      "DELETE FROM index_catalog; UPDATE catalog SET doc_count = NULL, data_bytes = NULL",
+    );
+    sqlite.close();
+    // Building yields after every collection, so it spans several event-loop turns.
+    const store = await startEmbeddedMongo({ port: 0, dbPath });
     const client = new MongoClient(store.uri, { serverSelectionTimeoutMS: 10_000 });
     try {
       expect(store.isReady()).toBe(false);
-      expect(store.stats().ready).toBe(false);
-      // The handshake is answered while loading; the count waits for the indexes.
+      // The handshake is answered while building; the commands wait for the indexes.
       await client.connect();
       const counted = client.db("b").collection("c").countDocuments({ group: 3 });
-      const found = client.db("b").collection("c").findOne({ key: "k1234" });
-      await store.ready;
-      expect(store.isReady()).toBe(true);
-      expect(await counted).toBe(docs.filter((d) => d.group === 3).length);
-      expect(await found).toEqual(docs[1234]);
-      const plan = await client
+      const searched = client
         .db("b")
-        .collection("c")
-        .find({ key: "k77" })
-        .explain("queryPlanner");
-      expect(JSON.stringify(plan.queryPlanner.winningPlan)).toContain("key_1");
+        .collection("notes")
+        .countDocuments({ $text: { $search: "pears" } });
+      await store.ready;
+      expect(await counted).toBe(docs.filter((d) => d.group === 3).length);
+      expect(await searched).toBe(1);
+      expect(store.stats().collections.find((x) => x.name === "c")?.documents).toBe(COUNT);
+      const coll = client.db("b").collection<(typeof docs)[number]>("c");
+      const plan = await coll.find({ key: "k77" }).explain("executionStats");
+      expect(plan.executionStats.totalDocsExamined).toBe(1);
+      expect(await coll.findOne({ key: "k77" })).toEqual(docs[77]);
+      expect(await coll.countDocuments({ _id: { $gte: 3990 } })).toBe(10);
+      await expect(coll.insertOne(docs[5]!)).rejects.toThrow(/E11000/);
     } finally {
       await client.close();
       await store.close();

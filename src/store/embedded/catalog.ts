@@ -8,13 +8,16 @@ import type { QueryEngine } from "./mingo-engine.js";
 import type { CatalogRow, Storage } from "./storage.js";
 
 /**
- * Every database and collection: names and options from SQLite's catalog table, documents in
- * SQLite (read through the shared cache), indexes in memory, built from the rows at start
- * (`loadAll`). Also owns the write unit: one savepoint per write command in the group
- * transaction (group-commit.ts), plus an undo log that reverts the in-memory indexes and cache
- * if the command or its group's commit fails.
+ * Every database and collection: names and options from SQLite's catalog table, documents and
+ * indexes (regular and text) in SQLite (documents read through the shared cache), so opening a
+ * collection reads nothing but its catalog rows; only the tables of indexes created before
+ * indexes lived in SQLite are built from the rows, once (`loadAll`).
+ * Also owns the write unit: one savepoint per write command in the group transaction
+ * (group-commit.ts), plus an undo log that reverts the in-memory state (cache, counters) if the
+ * command or its group's commit fails.
  */
 
+/** Collections opened so far (`loaded` of `total`), the last one being `ns`. */
 export interface LoadProgress {
   readonly ns: string;
   readonly loaded: number;
@@ -45,6 +48,8 @@ export function validateCollectionName(db: string, name: string): void {
 export class Catalog {
   private readonly entries = new Map<string, Entry>();
   private undoLog: (() => void)[] | undefined;
+  /** Collections whose index tables were built from their rows (files from before them). */
+  private tableBuilds = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -78,7 +83,7 @@ export class Catalog {
   }
 
   private newCollection(row: CatalogRow): Collection {
-    return new Collection(
+    const collection = new Collection(
       { db: row.db, name: row.name, tableId: row.tableId, options: row.options },
       row.indexes as IndexSpec[],
       {
@@ -87,47 +92,49 @@ export class Catalog {
         cache: this.cache,
         onRollback: (fn) => this.onRollback(fn),
       },
+      this.storage.indexTables(row.tableId),
+      { documents: row.documents, dataBytes: row.dataBytes },
     );
+    if (collection.hasMissingTables()) {
+      this.write(() => collection.buildMissingTables());
+      this.tableBuilds++;
+    }
+    return collection;
   }
 
   private materialize(entry: Entry): Collection {
-    if (!entry.collection) {
-      const collection = this.newCollection(entry.row);
-      for (const row of this.storage.loadDocuments(entry.row.tableId)) collection.loadRow(row);
-      entry.collection = collection;
-    }
+    if (!entry.collection) entry.collection = this.newCollection(entry.row);
     return entry.collection;
   }
 
   /**
-   * Builds every collection's indexes from its rows, yielding to the event loop between pages
-   * so the server keeps answering handshakes, and reporting progress. Commands must wait for it.
+   * Opens every collection. Regular indexes are SQLite tables, so this is instant unless a
+   * collection has a text index (built from its rows, yielding to the event loop between
+   * pages so the server keeps answering handshakes, with progress) or predates index tables
+   * (built once, at the first start after the upgrade). Commands must wait for it.
    */
   async loadAll(
     onProgress: (progress: LoadProgress) => void,
     shouldStop: () => boolean,
     sliceMs = 50,
   ): Promise<void> {
-    for (const entry of [...this.entries.values()]) {
+    const entries = [...this.entries.values()];
+    let sliceStart = performance.now();
+    for (const [i, entry] of entries.entries()) {
       if (shouldStop()) return;
       if (entry.collection) continue;
-      const ns = nsOf(entry.row.db, entry.row.name);
-      const total = this.storage.countDocuments(entry.row.tableId);
-      const collection = this.newCollection(entry.row);
-      let loaded = 0;
-      let sliceStart = performance.now();
-      for (const row of this.storage.loadDocuments(entry.row.tableId)) {
-        collection.loadRow(row);
-        loaded++;
-        if (loaded % 1000 === 0 && performance.now() - sliceStart > sliceMs) {
-          onProgress({ ns, loaded, total });
-          await new Promise((resolve) => setImmediate(resolve));
-          if (shouldStop()) return;
-          sliceStart = performance.now();
-        }
+      // Instant, unless the collection's index tables must first be built (an upgrade).
+      const builds = this.tableBuilds;
+      entry.collection = this.newCollection(entry.row);
+      if (this.tableBuilds !== builds || performance.now() - sliceStart > sliceMs) {
+        onProgress({
+          ns: nsOf(entry.row.db, entry.row.name),
+          loaded: i + 1,
+          total: entries.length,
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
-      entry.collection = collection;
-      onProgress({ ns, loaded, total });
     }
   }
 
@@ -161,7 +168,10 @@ export class Catalog {
     }
     const indexes = [ID_INDEX];
     const tableId = this.storage.createCollection(db, name, options, indexes);
-    const entry: Entry = { row: { tableId, db, name, options, indexes }, collection: undefined };
+    const entry: Entry = {
+      row: { tableId, db, name, options, indexes, documents: 0, dataBytes: 0 },
+      collection: undefined,
+    };
     entry.collection = this.newCollection(entry.row);
     this.entries.set(ns, entry);
     this.onRollback(() => this.entries.delete(ns));

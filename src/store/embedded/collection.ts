@@ -1,14 +1,15 @@
 import { BSON, type Document } from "bson";
 import { formatDocument, keyOf } from "./bson-key.js";
-import { compareValues, EMPTY_ARRAY_KEY } from "./bson-order.js";
+import { EMPTY_ARRAY_KEY } from "./bson-order.js";
+import { projectBson } from "./bson-project.js";
 import { type DocPair, decodeDocument, makePair } from "./bson-values.js";
 import type { DocumentCache } from "./doc-cache.js";
 import { CommandError, commandError } from "./errors.js";
-import { documentKeys, type KeyField, tupleKey } from "./index-keys.js";
+import { documentKeys, type KeyField } from "./index-keys.js";
 import { ID_INDEX, type IndexSpec, isTextSpec, keyFields, textOptions } from "./index-spec.js";
+import { IndexTable } from "./index-table.js";
 import type { QueryEngine } from "./mingo-engine.js";
-import { type IndexEntry, SortedIndex } from "./sorted-index.js";
-import type { Storage, StoredRow } from "./storage.js";
+import type { IndexTableRow, Storage, StoredRow } from "./storage.js";
 import { TextIndex } from "./text-search.js";
 
 export const MAX_BSON_SIZE = 16 * 1024 * 1024;
@@ -25,8 +26,8 @@ export interface StoredDoc extends DocPair {
 export interface IndexRuntime {
   readonly spec: IndexSpec;
   readonly fields: readonly KeyField[];
-  /** Ordered entries for regular indexes; absent for text indexes. */
-  readonly tree: SortedIndex | undefined;
+  /** The SQLite table of a regular index; absent for text indexes (see `text`). */
+  readonly table: IndexTable | undefined;
   readonly text: TextIndex | undefined;
   readonly partial: ((typed: Document) => boolean) | undefined;
   /** Set once any document had an array under an indexed path; never cleared (as mongod). */
@@ -47,21 +48,6 @@ export interface CollectionInfo {
   readonly name: string;
   readonly tableId: number;
   readonly options: Document;
-}
-
-function compareTuples(fields: readonly KeyField[]) {
-  if (fields.length === 1) {
-    const direction = fields[0]!.direction;
-    return (a: readonly unknown[], b: readonly unknown[]): number =>
-      compareValues(a[0], b[0]) * direction;
-  }
-  return (a: readonly unknown[], b: readonly unknown[]): number => {
-    for (let i = 0; i < fields.length; i++) {
-      const c = compareValues(a[i], b[i]);
-      if (c !== 0) return c * fields[i]!.direction;
-    }
-    return 0;
-  };
 }
 
 export function duplicateKeyError(
@@ -130,12 +116,23 @@ export class DocumentStore {
     return row && row.id === key ? storedDoc(row) : undefined;
   }
 
-  *values(): Generator<StoredDoc> {
+  /**
+   * A row just read (an index scan's join): the cached decoded copy when there is one. With
+   * `fields`, a partial document of those top-level fields only, for a consumer that reads
+   * nothing else (a streamed `$group`); such documents are never cached or returned.
+   */
+  fromRow(row: StoredRow, fields?: ReadonlySet<string>): StoredDoc {
+    // A few fields decode faster than a cache lookup; the row is as current as the cache.
+    if (fields) return storedDoc({ ...row, doc: projectBson(row.doc, fields) });
     const { cache } = this.deps;
+    const cached = cache.peek(this.cacheKey(row.id));
+    cache.countHit(cached !== undefined);
+    return cached ?? storedDoc(row);
+  }
+
+  *values(fields?: ReadonlySet<string>): Generator<StoredDoc> {
     for (const row of this.deps.storage.loadDocuments(this.owner.tableId)) {
-      const cached = cache.peek(this.cacheKey(row.id));
-      cache.countHit(cached !== undefined);
-      yield cached ?? storedDoc(row);
+      yield this.fromRow(row, fields);
     }
   }
 
@@ -163,15 +160,28 @@ export class Collection {
   private indexList: IndexRuntime[] = [];
   private info: CollectionInfo;
 
+  /**
+   * `tables` are the collection's index tables in SQLite; a regular index without one (a file
+   * from before indexes lived in SQLite) is built by `buildMissingTables`.
+   */
   constructor(
     info: CollectionInfo,
     specs: readonly IndexSpec[],
     private readonly deps: CollectionDeps,
+    tables: readonly IndexTableRow[] = [],
+    stats: { readonly documents: number; readonly dataBytes: number } = {
+      documents: 0,
+      dataBytes: 0,
+    },
   ) {
     this.info = info;
     this.docs = new DocumentStore(this, deps);
-    for (const spec of specs.length ? specs : [ID_INDEX])
-      this.indexList.push(this.buildRuntime(spec));
+    this.docs.count = stats.documents;
+    this.docs.bytes = stats.dataBytes;
+    for (const spec of specs.length ? specs : [ID_INDEX]) {
+      const table = tables.find((t) => t.name === spec.name);
+      this.indexList.push(this.buildRuntime(spec, table?.ixId, table?.multikey ?? false));
+    }
   }
 
   get db(): string {
@@ -204,36 +214,53 @@ export class Collection {
     return this.indexList.map((ix) => ix.spec);
   }
 
-  /**
-   * Builds the in-memory indexes from one stored row; trusts it (it passed every check when
-   * written). The decoded document is not kept: documents stay in SQLite.
-   */
-  loadRow(row: StoredRow): void {
-    const doc = storedDoc(row);
-    this.docs.count++;
-    this.docs.bytes += doc.size;
-    for (const ix of this.indexList) {
-      try {
-        this.addEntries(ix, doc, this.keysFor(ix, doc.typed));
-      } catch {
-        // A document the index cannot represent stays out of it, as it did when written.
-      }
-    }
+  /** Whether an index has no SQLite table yet (see buildMissingTables). */
+  hasMissingTables(): boolean {
+    return this.indexList.some(missingTable);
   }
 
-  private buildRuntime(spec: IndexSpec): IndexRuntime {
+  /**
+   * Creates and fills the tables of regular indexes that have none, in one pass over the rows
+   * (call inside a transaction). Trusts the rows: they passed every check when written.
+   */
+  buildMissingTables(): void {
+    const missing = this.indexList.filter(missingTable);
+    if (missing.length === 0) return;
+    const built = missing.map((ix) =>
+      this.buildRuntime(
+        ix.spec,
+        this.deps.storage.createIndexTable(this.tableId, ix.spec.name, ix.text ? "text" : "keys"),
+      ),
+    );
+    for (const doc of this.docs.values()) {
+      for (const ix of built) {
+        try {
+          if (ix.text) ix.text.add(doc.seq, doc.typed);
+          else for (const key of this.encodedKeys(ix, doc.typed)) ix.table!.add(key, doc.seq);
+        } catch {
+          // A document the index cannot represent stays out of it, as it did when written.
+        }
+      }
+    }
+    this.indexList = this.indexList.map((ix) => built.find((b) => b.spec === ix.spec) ?? ix);
+  }
+
+  private buildRuntime(spec: IndexSpec, ixId?: number, multikey = false): IndexRuntime {
     const fields = keyFields(spec);
-    const text = isTextSpec(spec) ? new TextIndex(textOptions(spec)) : undefined;
+    const text = isTextSpec(spec)
+      ? new TextIndex(textOptions(spec), this.deps.storage, ixId)
+      : undefined;
     const partial = spec.partialFilterExpression
       ? this.deps.engine.compileFilter(spec.partialFilterExpression)
       : undefined;
     return {
       spec,
       fields,
-      tree: text ? undefined : new SortedIndex(compareTuples(fields)),
+      table:
+        text || ixId === undefined ? undefined : new IndexTable(this.deps.storage, ixId, fields),
       text,
       partial,
-      multikey: false,
+      multikey,
     };
   }
 
@@ -242,33 +269,31 @@ export class Collection {
     if (ix.text) return [];
     if (ix.partial && !ix.partial(doc)) return [];
     const { keys, multikey } = documentKeys(doc, ix.fields, ix.spec.sparse === true);
-    if (multikey) ix.multikey = true;
+    if (multikey && !ix.multikey) {
+      ix.multikey = true;
+      // Persisted so that plans stay correct after a restart; a rollback leaves it set, which
+      // only makes plans more conservative.
+      if (ix.table) this.deps.storage.setMultikey(ix.table.ixId);
+    }
     return keys;
   }
 
-  private addEntries(ix: IndexRuntime, doc: StoredDoc, keys: unknown[][]): void {
-    if (ix.text) {
-      ix.text.add(doc.key, doc.typed);
-      return;
-    }
-    for (const key of keys) ix.tree!.insert({ key, seq: doc.seq, id: doc.key });
+  private encodedKeys(ix: IndexRuntime, doc: Document): Buffer[] {
+    return this.keysFor(ix, doc).map((k) => ix.table!.encode(k));
   }
 
-  private removeEntries(ix: IndexRuntime, doc: StoredDoc, keys: unknown[][]): void {
-    if (ix.text) {
-      ix.text.remove(doc.key, doc.typed);
-      return;
-    }
-    for (const key of keys) ix.tree!.remove({ key, seq: doc.seq, id: doc.key });
+  private plan(doc: Document): PlannedKeys[] {
+    return this.indexList.map((ix) => {
+      const raw = this.keysFor(ix, doc);
+      return { raw, encoded: ix.table ? raw.map((k) => ix.table!.encode(k)) : [] };
+    });
   }
 
-  private assertUnique(ix: IndexRuntime, keys: unknown[][], ownKey: string | undefined): void {
-    if (!isUnique(ix) || !ix.tree) return;
-    for (const key of keys) {
-      for (const entry of ix.tree.equal(key)) {
-        if (entry.id !== ownKey) throw duplicateKeyError(this.ns, ix, key);
-      }
-    }
+  private assertUnique(ix: IndexRuntime, keys: PlannedKeys, ownRid: number): void {
+    if (!isUnique(ix) || !ix.table) return;
+    keys.encoded.forEach((key, i) => {
+      if (ix.table!.hasOther(key, ownRid)) throw duplicateKeyError(this.ns, ix, keys.raw[i]!);
+    });
   }
 
   private encode(pair: DocPair): Buffer {
@@ -286,109 +311,114 @@ export class Collection {
   /** Inserts after checking every unique index; nothing changes when it throws. */
   insert(pair: DocPair): StoredDoc {
     const key = keyOf(pair.typed._id);
-    const planned = this.indexList.map((ix) => this.keysFor(ix, pair.typed));
+    const planned = this.plan(pair.typed);
     this.indexList.forEach((ix, i) => {
-      this.assertUnique(ix, planned[i]!, undefined);
+      this.assertUnique(ix, planned[i]!, -1);
     });
     const bytes = this.encode(pair);
     const rid = this.deps.storage.insertDocument(this.tableId, key, bytes);
     const doc: StoredDoc = { ...pair, key, seq: rid, size: bytes.length };
-    this.link(doc, planned);
-    this.deps.onRollback(() => this.unlink(doc, planned));
+    this.indexList.forEach((ix, i) => {
+      for (const k of planned[i]!.encoded) ix.table?.add(k, rid);
+      ix.text?.add(rid, pair.typed);
+    });
+    this.link(doc);
+    this.deps.onRollback(() => this.unlink(doc));
     return doc;
   }
 
   /** Replaces a document by a new version with the same `_id`. */
   replace(old: StoredDoc, pair: DocPair): StoredDoc {
-    const oldKeys = this.indexList.map((ix) => this.keysFor(ix, old.typed));
-    const newKeys = this.indexList.map((ix) => this.keysFor(ix, pair.typed));
+    const oldKeys = this.plan(old.typed);
+    const newKeys = this.plan(pair.typed);
     this.indexList.forEach((ix, i) => {
-      this.assertUnique(ix, newKeys[i]!, old.key);
+      this.assertUnique(ix, newKeys[i]!, old.seq);
     });
     const bytes = this.encode(pair);
     this.deps.storage.updateDocument(this.tableId, old.key, bytes);
     const doc: StoredDoc = { ...pair, key: old.key, seq: old.seq, size: bytes.length };
-    this.swap(old, doc, oldKeys, newKeys);
-    this.deps.onRollback(() => this.swap(doc, old, newKeys, oldKeys));
+    this.indexList.forEach((ix, i) => {
+      if (ix.text) {
+        ix.text.remove(old.seq, old.typed);
+        ix.text.add(old.seq, pair.typed);
+        return;
+      }
+      const before = oldKeys[i]!.encoded;
+      const after = newKeys[i]!.encoded;
+      if (!ix.table || sameKeys(before, after)) return;
+      for (const k of before) ix.table.remove(k, old.seq);
+      for (const k of after) ix.table.add(k, old.seq);
+    });
+    this.swap(old, doc);
+    this.deps.onRollback(() => this.swap(doc, old));
     return doc;
   }
 
   remove(doc: StoredDoc): void {
-    const keys = this.indexList.map((ix) => this.keysFor(ix, doc.typed));
+    const keys = this.plan(doc.typed);
     this.deps.storage.deleteDocument(this.tableId, doc.key);
-    this.unlink(doc, keys);
-    this.deps.onRollback(() => this.link(doc, keys));
+    this.indexList.forEach((ix, i) => {
+      for (const k of keys[i]!.encoded) ix.table?.remove(k, doc.seq);
+      ix.text?.remove(doc.seq, doc.typed);
+    });
+    this.unlink(doc);
+    this.deps.onRollback(() => this.link(doc));
   }
 
   /** Deletes every document at once (drop of all contents, e.g. for $out). */
   clear(): void {
-    const before = { indexes: this.indexList, count: this.docs.count, bytes: this.docs.bytes };
+    const before = { count: this.docs.count, bytes: this.docs.bytes };
     this.deps.storage.clearCollection(this.tableId);
-    this.indexList = before.indexes.map((ix) => this.buildRuntime(ix.spec));
     this.docs.count = 0;
     this.docs.bytes = 0;
     this.docs.forgetAll();
     this.deps.onRollback(() => {
-      this.indexList = before.indexes;
       this.docs.count = before.count;
       this.docs.bytes = before.bytes;
       this.docs.forgetAll();
     });
   }
 
-  private link(doc: StoredDoc, keys: unknown[][][]): void {
+  /** In-memory side of an insert: cache and counters (SQLite holds the rest). */
+  private link(doc: StoredDoc): void {
     this.docs.remember(doc);
     this.docs.count++;
     this.docs.bytes += doc.size;
-    this.indexList.forEach((ix, i) => {
-      this.addEntries(ix, doc, keys[i]!);
-    });
   }
 
-  private unlink(doc: StoredDoc, keys: unknown[][][]): void {
+  private unlink(doc: StoredDoc): void {
     this.docs.forget(doc.key);
     this.docs.count--;
     this.docs.bytes -= doc.size;
-    this.indexList.forEach((ix, i) => {
-      this.removeEntries(ix, doc, keys[i]!);
-    });
   }
 
-  private swap(
-    from: StoredDoc,
-    to: StoredDoc,
-    fromKeys: unknown[][][],
-    toKeys: unknown[][][],
-  ): void {
+  private swap(from: StoredDoc, to: StoredDoc): void {
     this.docs.remember(to);
     this.docs.bytes += to.size - from.size;
-    this.indexList.forEach((ix, i) => {
-      const before = fromKeys[i]!;
-      const after = toKeys[i]!;
-      if (!ix.text && sameKeys(before, after)) return;
-      this.removeEntries(ix, from, before);
-      this.addEntries(ix, to, after);
-    });
   }
 
   /** Builds a new index over the current documents; fails (changing nothing) on duplicates. */
   addIndex(spec: IndexSpec): void {
-    const ix = this.buildRuntime(spec);
-    const seen = new Map<string, string>();
-    const added: [StoredDoc, unknown[][]][] = [];
+    const ixId = this.deps.storage.createIndexTable(
+      this.tableId,
+      spec.name,
+      isTextSpec(spec) ? "text" : "keys",
+    );
+    const ix = this.buildRuntime(spec, ixId);
     for (const doc of this.docs.values()) {
-      const keys = this.keysFor(ix, doc.typed);
-      if (isUnique(ix)) {
-        for (const key of keys) {
-          const k = tupleKey(key);
-          const other = seen.get(k);
-          if (other !== undefined && other !== doc.key) throw duplicateKeyError(this.ns, ix, key);
-          seen.set(k, doc.key);
-        }
+      if (ix.text) {
+        ix.text.add(doc.seq, doc.typed);
+        continue;
       }
-      added.push([doc, keys]);
+      const raw = this.keysFor(ix, doc.typed);
+      for (const key of raw) {
+        const encoded = ix.table!.encode(key);
+        if (isUnique(ix) && ix.table!.hasOther(encoded, doc.seq)) {
+          throw duplicateKeyError(this.ns, ix, key);
+        }
+        ix.table!.add(encoded, doc.seq);
+      }
     }
-    for (const [doc, keys] of added) this.addEntries(ix, doc, keys);
     this.indexList.push(ix);
     this.deps.storage.setIndexes(this.tableId, this.specs());
     this.deps.onRollback(() => {
@@ -398,6 +428,9 @@ export class Collection {
 
   dropIndex(name: string): void {
     const before = this.indexList;
+    const dropped = before.find((ix) => ix.spec.name === name);
+    const droppedId = dropped?.table?.ixId ?? dropped?.text?.ixId;
+    if (droppedId !== undefined) this.deps.storage.dropIndexTable(droppedId);
     this.indexList = before.filter((ix) => ix.spec.name !== name);
     this.deps.storage.setIndexes(this.tableId, this.specs());
     this.deps.onRollback(() => {
@@ -425,17 +458,24 @@ export class Collection {
   }
 }
 
+function missingTable(ix: IndexRuntime): boolean {
+  return ix.text ? ix.text.ixId === undefined : !ix.table;
+}
+
+interface PlannedKeys {
+  readonly raw: unknown[][];
+  readonly encoded: Buffer[];
+}
+
 /** `_id_` is unique without saying so in its spec, as in mongod's listIndexes output. */
 export function isUnique(ix: IndexRuntime): boolean {
   return ix.spec.unique === true || ix.spec.name === "_id_";
 }
 
-function sameKeys(a: unknown[][], b: unknown[][]): boolean {
+function sameKeys(a: Buffer[], b: Buffer[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    if (tupleKey(a[i]!) !== tupleKey(b[i]!)) return false;
+    if (!a[i]!.equals(b[i]!)) return false;
   }
   return true;
 }
-
-export type { IndexEntry };

@@ -5,10 +5,11 @@
  *   query-exec.ts / planner.ts          candidates from indexes, then mingo decides
  *   mingo-engine.ts (+ query-operators, agg-operators, projection)   mingo, with BSON semantics
  *   write-docs.ts                       inserts, updates, upserts (types kept across mingo)
- *   catalog.ts / collection.ts          collections, in-memory indexes, one savepoint per write
+ *   catalog.ts / collection.ts          collections, index maintenance, one savepoint per write
  *   group-commit.ts                     writes that arrive together: one transaction, one fsync
  *   doc-cache.ts                        bounded LRU of decoded documents (documents live in SQLite)
- *   sorted-index.ts / index-keys.ts / text-search.ts / ttl.ts   index structures and TTL
+ *   index-table.ts / key-codec.ts / index-keys.ts   index tables in SQLite, order-preserving keys
+ *   text-search.ts / ttl.ts             text indexes (in memory) and TTL
  *   storage.ts                          SQLite (WAL, synchronous=FULL), the source of truth
  *   bson-*.ts                           typed/view forms, BSON order, keys, numeric types
  */

@@ -9,7 +9,8 @@ import type { SortKey } from "./sort.js";
 /**
  * Chooses candidate documents for a filter. Equality, $in and range predicates on the leading
  * fields of an index become bounded scans of its sorted entries; everything else falls back to
- * a scan in natural order. Candidates are a superset: mingo still tests the whole filter on each
+ * a scan in natural order. Index scans are SQLite B-tree range scans over byte-encoded keys
+ * (key-codec.ts), bounds encoded the same way. Candidates are a superset: mingo still tests the whole filter on each
  * one, so the planner only has to be conservative, never exact.
  */
 
@@ -167,7 +168,7 @@ function evaluateIndex(
   ix: IndexRuntime,
   preds: Map<string, FieldPredicate>,
 ): Candidate | undefined {
-  if (!ix.tree || ix.partial) return undefined;
+  if (!ix.table || ix.partial) return undefined;
   const sparse = ix.spec.sparse === true;
   let points: unknown[][] = [[]];
   let eqFields = 0;
@@ -244,27 +245,24 @@ function* scan(
   points: unknown[][],
   range: Range | undefined,
   reverse: boolean,
+  fields: ReadonlySet<string> | undefined,
 ): Generator<StoredDoc> {
   const dedupe = ix.multikey || points.length > 1;
   const seen = dedupe ? new Set<string>() : undefined;
   for (const point of points) {
     const { lower, upper } = boundsFor(ix, point, range);
-    for (const entry of ix.tree!.range(lower, upper, reverse)) {
+    for (const row of ix.table!.rows(lower, upper, reverse)) {
       if (seen) {
-        if (seen.has(entry.id)) continue;
-        seen.add(entry.id);
+        if (seen.has(row.id)) continue;
+        seen.add(row.id);
       }
-      const doc = collection.docs.read(entry.id, entry.seq);
-      if (doc) yield doc;
+      yield collection.docs.fromRow(row, fields);
     }
   }
 }
 
 function* fullIndexScan(collection: Collection, ix: IndexRuntime, reverse: boolean) {
-  for (const entry of ix.tree!.all(reverse)) {
-    const doc = collection.docs.read(entry.id, entry.seq);
-    if (doc) yield doc;
-  }
+  for (const row of ix.table!.all(reverse)) yield collection.docs.fromRow(row);
 }
 
 function* union(plans: Plan[]): Generator<StoredDoc> {
@@ -279,11 +277,15 @@ function* union(plans: Plan[]): Generator<StoredDoc> {
   }
 }
 
-function planOr(collection: Collection, branches: unknown[]): Plan | undefined {
+function planOr(
+  collection: Collection,
+  branches: unknown[],
+  fields: ReadonlySet<string> | undefined,
+): Plan | undefined {
   const plans: Plan[] = [];
   for (const branch of branches) {
     if (!isPlainObject(branch)) return undefined;
-    const plan = planIndexed(collection, branch, []);
+    const plan = planIndexed(collection, branch, [], fields);
     if (!plan) return undefined;
     plans.push(plan);
   }
@@ -294,6 +296,7 @@ function planIndexed(
   collection: Collection,
   filter: Document,
   sort: readonly SortKey[],
+  fields: ReadonlySet<string> | undefined,
 ): Plan | undefined {
   const preds = collectPredicates(filter);
   let best: Candidate | undefined;
@@ -305,12 +308,13 @@ function planIndexed(
     const { ix, points, range, eqFields } = best;
     const dir = sortDirection(ix, eqFields, points.length === 1, sort);
     return {
-      candidates: scan(collection, ix, points, range, dir === -1),
+      candidates: scan(collection, ix, points, range, dir === -1, fields),
       sorted: dir !== undefined,
       index: ix.spec.name,
     };
   }
-  if (Array.isArray(filter.$or) && filter.$or.length > 0) return planOr(collection, filter.$or);
+  if (Array.isArray(filter.$or) && filter.$or.length > 0)
+    return planOr(collection, filter.$or, fields);
   return undefined;
 }
 
@@ -318,6 +322,8 @@ export interface PlanOptions {
   readonly sort?: readonly SortKey[];
   /** Collation changes string equality, which index keys do not model. */
   readonly collation?: boolean;
+  /** Decode only these top-level fields (see DocumentStore.fromRow); all when absent. */
+  readonly fields?: ReadonlySet<string>;
 }
 
 export function planQuery(
@@ -327,11 +333,11 @@ export function planQuery(
 ): Plan {
   const sort = options.sort ?? [];
   if (!options.collation) {
-    const plan = planIndexed(collection, filter, sort);
+    const plan = planIndexed(collection, filter, sort, options.fields);
     if (plan) return plan;
     if (sort.length > 0) {
       for (const ix of collection.indexes) {
-        if (!ix.tree || ix.partial || ix.spec.sparse) continue;
+        if (!ix.table || ix.partial || ix.spec.sparse) continue;
         const dir = sortDirection(ix, 0, true, sort);
         if (dir !== undefined) {
           return {
@@ -343,5 +349,9 @@ export function planQuery(
       }
     }
   }
-  return { candidates: collection.docs.values(), sorted: sort.length === 0, index: undefined };
+  return {
+    candidates: collection.docs.values(options.fields),
+    sorted: sort.length === 0,
+    index: undefined,
+  };
 }

@@ -153,7 +153,10 @@ export function* streamDocuments(
   engine: QueryEngine,
   collection: Collection | undefined,
   filter: Document | undefined,
-  options: Pick<MatchOptions, "collation" | "variables"> = {},
+  options: Pick<MatchOptions, "collation" | "variables"> & {
+    /** Top-level fields the consumer reads (and the filter tests): only these are decoded. */
+    readonly fields?: ReadonlySet<string>;
+  } = {},
 ): Generator<StoredDoc> {
   if (filter !== undefined && !isPlainObject(filter)) throw badValue("filter must be an object");
   if (!collection) return;
@@ -165,7 +168,11 @@ export function* streamDocuments(
         collation: strcmp ? options.collation : undefined,
       })
     : () => true;
-  const plan = planQuery(collection, rest, { sort: [], collation: strcmp !== undefined });
+  const plan = planQuery(collection, rest, {
+    sort: [],
+    collation: strcmp !== undefined,
+    fields: options.fields,
+  });
   for (const doc of plan.candidates) if (test(doc.typed)) yield doc;
 }
 

@@ -1,11 +1,12 @@
 import type { Document } from "bson";
 import { isPlainObject } from "./bson-values.js";
 import { badValue } from "./errors.js";
+import type { Storage } from "./storage.js";
 
 /**
  * Text indexes: case- and diacritic-insensitive tokens, English stop words dropped (as mongod's
- * default_language "english" does), no stemming. An inverted index maps each term to the
- * documents containing it with a precomputed per-document score, so `$text` never scans.
+ * default_language "english" does), no stemming. An inverted index (a SQLite table) maps each
+ * term to the documents containing it with a precomputed per-document score, so `$text` never scans.
  */
 
 // mongod's English stop-word list (src/mongo/db/fts/stop_words_english.txt).
@@ -146,33 +147,28 @@ export function parseSearch(search: string, language: string): TextQuery {
   return { terms: [...terms], negated: [...negated], phrases, negatedPhrases };
 }
 
-/** Inverted index for one text index over one collection. */
+/**
+ * Inverted index for one text index over one collection: a SQLite table of (term, rid, score)
+ * (storage.ts), written in the same transaction as the document, so nothing is held in memory
+ * or rebuilt at start. `ixId` is undefined until the table exists (see Collection).
+ */
 export class TextIndex {
-  private readonly postings = new Map<string, Map<string, number>>();
+  constructor(
+    readonly options: TextIndexOptions,
+    private readonly storage: Storage,
+    readonly ixId: number | undefined,
+  ) {}
 
-  constructor(readonly options: TextIndexOptions) {}
-
-  add(docKey: string, view: Document): void {
-    for (const [term, score] of scoreDocument(view, this.options)) {
-      let docs = this.postings.get(term);
-      if (!docs) {
-        docs = new Map();
-        this.postings.set(term, docs);
-      }
-      docs.set(docKey, score);
+  add(rid: number, doc: Document): void {
+    for (const [term, score] of scoreDocument(doc, this.options)) {
+      this.storage.insertTextEntry(this.ixId!, term, rid, score);
     }
   }
 
-  remove(docKey: string, view: Document): void {
-    for (const term of scoreDocument(view, this.options).keys()) {
-      const docs = this.postings.get(term);
-      docs?.delete(docKey);
-      if (docs?.size === 0) this.postings.delete(term);
+  remove(rid: number, doc: Document): void {
+    for (const term of scoreDocument(doc, this.options).keys()) {
+      this.storage.deleteTextEntry(this.ixId!, term, rid);
     }
-  }
-
-  clear(): void {
-    this.postings.clear();
   }
 
   /**
@@ -182,12 +178,12 @@ export class TextIndex {
   candidates(query: TextQuery): Map<string, number> {
     const scores = new Map<string, number>();
     for (const term of query.terms) {
-      for (const [key, score] of this.postings.get(term) ?? []) {
-        scores.set(key, (scores.get(key) ?? 0) + score);
+      for (const { id, score } of this.storage.textPostings(this.ixId!, term)) {
+        scores.set(id, (scores.get(id) ?? 0) + score);
       }
     }
     for (const term of query.negated) {
-      for (const key of this.postings.get(term)?.keys() ?? []) scores.delete(key);
+      for (const { id } of this.storage.textPostings(this.ixId!, term)) scores.delete(id);
     }
     return scores;
   }

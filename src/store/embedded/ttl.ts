@@ -3,6 +3,7 @@ import { keyOf } from "./bson-key.js";
 import { Bound, Rank } from "./bson-order.js";
 import type { Catalog } from "./catalog.js";
 import type { Collection, IndexRuntime, StoredDoc } from "./collection.js";
+import { pathValues } from "./index-keys.js";
 import type { ServerParameters } from "./parameters.js";
 
 /**
@@ -19,18 +20,20 @@ export interface TtlMonitor {
 
 function expired(collection: Collection, ix: IndexRuntime, cutoff: Date): StoredDoc[] {
   const field = ix.fields[0];
-  if (!ix.tree || !field || ix.spec.expireAfterSeconds === undefined) return [];
+  if (!ix.table || !field || ix.spec.expireAfterSeconds === undefined) return [];
   const lower = [Bound.bracketStart(Rank.Date)];
   const upper = [cutoff];
   const [lo, hi] = field.direction === 1 ? [lower, upper] : [upper, lower];
   const seen = new Set<string>();
   const out: StoredDoc[] = [];
-  for (const entry of ix.tree.range(lo, hi)) {
-    const key = entry.key[0];
-    if (!(key instanceof Date) || key.getTime() >= cutoff.getTime() || seen.has(entry.id)) continue;
-    seen.add(entry.id);
-    const doc = collection.docs.get(entry.id, entry.seq);
-    if (doc) out.push(doc);
+  for (const row of ix.table.rows(lo, hi)) {
+    if (seen.has(row.id)) continue;
+    const doc = collection.docs.fromRow(row);
+    // The range includes the cutoff itself; expired means strictly older (any Date of an array).
+    const dates = pathValues(doc.typed, field.path).values;
+    if (!dates.some((d) => d instanceof Date && d.getTime() < cutoff.getTime())) continue;
+    seen.add(row.id);
+    out.push(doc);
   }
   return out;
 }

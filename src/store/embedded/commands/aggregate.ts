@@ -6,6 +6,7 @@ import { parseCollation } from "../collation.js";
 import type { StoredDoc } from "../collection.js";
 import { CommandError, commandError } from "../errors.js";
 import { parseMerge, runMerge } from "../merge-stage.js";
+import { streamedFields } from "../pipeline-fields.js";
 import { matchDocuments, streamDocuments } from "../query-exec.js";
 import { parseSort } from "../sort.js";
 import { prepareInsert } from "../write-docs.js";
@@ -146,6 +147,7 @@ function aggregate(ctx: CommandContext): Document {
     const input = streamDocuments(engine, collection, streamed.filter, {
       collation: optionalDocument(body, "collation"),
       variables: optionalDocument(body, "let"),
+      fields: streamedFields(streamed.filter, streamed.rest),
     });
     const views = (function* () {
       for (const doc of input) yield doc.view;

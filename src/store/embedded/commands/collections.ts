@@ -182,7 +182,7 @@ function collStats(ctx: CommandContext): Document {
   const indexSizes: Document = {};
   let totalIndexSize = 0;
   for (const ix of collection?.indexes ?? []) {
-    const bytes = (ix.tree?.size ?? count) * 16;
+    const bytes = count * 16;
     indexSizes[ix.spec.name] = bytes / scale;
     totalIndexSize += bytes;
   }
