@@ -17,6 +17,12 @@ import { storeUnavailableError } from "./edge/unavailable.js";
 import { DomainError } from "./errors.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
 import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/webhook.js";
+import {
+  ARGILLA_WEBHOOK_PATH,
+  createArgillaWebhook,
+  createLabelStudioWebhook,
+  LABEL_STUDIO_WEBHOOK_PATH,
+} from "./integrations/sync/webhooks.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
@@ -25,7 +31,10 @@ import { isStoreUnavailable } from "./store/errors.js";
 import type { Loaders } from "./store/loaders.js";
 
 export interface AppDeps {
-  readonly config: Pick<Config, "graphiql" | "env" | "corsOrigins" | "alertWebhookToken" | "edge">;
+  readonly config: Pick<
+    Config,
+    "graphiql" | "env" | "corsOrigins" | "alertWebhookToken" | "edge" | "integrations"
+  >;
   readonly schema: GraphQLSchema;
   readonly services: Services;
   readonly logger: Logger;
@@ -158,6 +167,23 @@ export function createApp(deps: AppDeps): App {
         createAlertWebhook({
           token: deps.config.alertWebhookToken,
           intake: deps.services.alerts,
+          logger,
+        }),
+      ),
+      routePlugin(
+        ARGILLA_WEBHOOK_PATH,
+        createArgillaWebhook({
+          secret: deps.config.integrations.argilla?.webhookSecret,
+          integrations: deps.services.integrations,
+          logger,
+        }),
+      ),
+      routePlugin(
+        LABEL_STUDIO_WEBHOOK_PATH,
+        createLabelStudioWebhook({
+          header: deps.config.integrations.labelstudio?.webhookHeader ?? "",
+          token: deps.config.integrations.labelstudio?.webhookToken,
+          integrations: deps.services.integrations,
           logger,
         }),
       ),

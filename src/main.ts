@@ -11,6 +11,7 @@ import { createPeriodic, type Periodic } from "./jobs/periodic.js";
 import type { JobCatalog } from "./jobs/types.js";
 import { createJobWorker, type JobWorker } from "./jobs/worker.js";
 import { registerDomainMetrics } from "./observability/domain-metrics.js";
+import { registerIntegrationSyncMetrics } from "./observability/integration-sync-metrics.js";
 import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -69,6 +70,8 @@ export interface Assembled {
    * feedback marked before this process started (a crash's leftovers), then sweeps on a cadence.
    */
   readonly sweeper: Periodic | undefined;
+  /** Queues each enabled integration's push and pull on a cadence (undefined: none on, or api role). */
+  readonly integrationTick: Periodic | undefined;
 }
 
 /**
@@ -95,6 +98,21 @@ export function assemble(
     stats: () => services.jobs.stats(),
     now: () => deps.clock.now(),
   });
+  services.integrations.observe(
+    registerIntegrationSyncMetrics(metrics.registry, {
+      integrations: [...services.integrations.enabled],
+      directions: ["push", "pull"],
+      lastSuccess: async () =>
+        (await services.integrations.status()).flatMap((integration) =>
+          integration.directions.map((direction) => ({
+            integration: integration.name,
+            direction: direction.direction,
+            at: integration.enabled ? (direction.state?.lastSuccessAt ?? null) : null,
+          })),
+        ),
+      now: () => deps.clock.now(),
+    }),
+  );
   const worker =
     deps.config.role === "api"
       ? undefined
@@ -121,6 +139,15 @@ export function assemble(
         failed: (error) => deps.logger.warn({ err: error }, "outbox sweep failed; retrying later"),
       })
     : undefined;
+  const integrationTick =
+    worker && services.integrations.enabled.length > 0
+      ? createPeriodic({
+          intervalMs: deps.config.integrations.syncIntervalMs,
+          run: () => services.integrations.enqueueAll(),
+          failed: (error) =>
+            deps.logger.warn({ err: error }, "queueing integration syncs failed; retrying later"),
+        })
+      : undefined;
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -131,7 +158,7 @@ export function assemble(
     clock: deps.clock,
     createLoaders: () => createLoaders(deps.store.collections),
   });
-  return { services, app, worker, sweeper };
+  return { services, app, worker, sweeper, integrationTick };
 }
 
 /** The composition root: config → store → services → app → HTTP server → job worker (per role). */
@@ -231,7 +258,7 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper } = assembled;
+  const { services, app, worker, sweeper, integrationTick } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -254,6 +281,7 @@ export async function startLoopgate(
   );
   worker?.start();
   sweeper?.start();
+  integrationTick?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -269,6 +297,7 @@ export async function startLoopgate(
           http.stop(config.shutdownTimeoutMs, () => services.events.close()),
           worker?.stop(config.shutdownTimeoutMs),
           sweeper?.stop(),
+          integrationTick?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         await connectedStore.close();

@@ -17,6 +17,8 @@ import {
   type AlertRecordsService,
   createAlertRecordsService,
 } from "./integrations/alerts/records.js";
+import { createIntegrationService, type IntegrationService } from "./integrations/sync/service.js";
+import { createExternalLinks, createSyncStateStore } from "./integrations/sync/state.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
 import type { JobTypePolicy } from "./jobs/types.js";
@@ -51,6 +53,8 @@ export interface Services {
   readonly postWrite: PostWriteContext;
   /** Alert notifications (Alertmanager, Grafana) → retraining requests and incidents. */
   readonly alerts: AlertIntakeService & AlertRecordsService;
+  /** LangSmith, Argilla and Label Studio syncs: status, queueing, the jobs' handlers. */
+  readonly integrations: IntegrationService;
 }
 
 export interface ServiceDeps {
@@ -121,16 +125,17 @@ export function createServices(deps: ServiceDeps): Services {
     events,
     enforceDeclaredKeys: config.enforceDeclaredKeys,
   });
+  const interactions = createInteractionService({
+    collections,
+    clock,
+    redactor,
+    pseudonymizer,
+    fingerprint,
+    events,
+  });
   return {
     system: createSystemService(deps),
-    interactions: createInteractionService({
-      collections,
-      clock,
-      redactor,
-      pseudonymizer,
-      fingerprint,
-      events,
-    }),
+    interactions,
     feedback: { ...ingest, ...createFeedbackReadService({ collections }) },
     tokens,
     keys,
@@ -147,5 +152,18 @@ export function createServices(deps: ServiceDeps): Services {
       ...createAlertIntakeService({ collections, clock }),
       ...createAlertRecordsService({ collections }),
     },
+    integrations: createIntegrationService({
+      config: config.integrations,
+      collections,
+      db: deps.store.db,
+      clock,
+      logger,
+      feedback: ingest,
+      interactions,
+      keys,
+      jobs,
+      links: createExternalLinks({ collections, clock }),
+      state: createSyncStateStore({ collections, clock }),
+    }),
   };
 }

@@ -22,6 +22,8 @@ import "./auth.js";
 import "./privacy.js";
 import "./jobs.js";
 import "./alerts.js";
+import "../schema/integrations.js";
+import "./integrations.js";
 
 let schema: GraphQLSchema | undefined;
 

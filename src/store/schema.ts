@@ -8,6 +8,7 @@ import type {
   FeedbackKeyDoc,
   InteractionDoc,
 } from "./documents.js";
+import type { ExternalLinkDoc, SyncStateDoc } from "./integration-docs.js";
 import type { JobDoc } from "./job-doc.js";
 
 /**
@@ -25,6 +26,8 @@ export type CollectionDocuments = {
   jobs: JobDoc;
   retrainingRequests: RetrainingRequestDoc;
   incidents: IncidentDoc;
+  syncState: SyncStateDoc;
+  externalLinks: ExternalLinkDoc;
 };
 
 export const collectionNames = [
@@ -37,6 +40,8 @@ export const collectionNames = [
   "jobs",
   "retrainingRequests",
   "incidents",
+  "syncState",
+  "externalLinks",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -141,5 +146,12 @@ export const indexDeclarations: {
     { name: "recent", key: { startsAt: -1, _id: -1 } },
     { name: "status_recent", key: { status: 1, startsAt: -1, _id: -1 } },
     { name: "model_recent", key: { model: 1, startsAt: -1, _id: -1 } },
+  ],
+  // One document per integration and direction, read by _id.
+  syncState: [],
+  // Both sides unique: one external item maps to one of ours and back, whatever replays.
+  externalLinks: [
+    { name: "external", key: { integration: 1, kind: 1, externalId: 1 }, unique: true },
+    { name: "local", key: { integration: 1, kind: 1, localId: 1 }, unique: true },
   ],
 };
