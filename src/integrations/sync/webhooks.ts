@@ -27,6 +27,15 @@ async function readBody(request: Request): Promise<string | undefined> {
   return Buffer.byteLength(text) > REVIEW_WEBHOOK_MAX_BYTES ? undefined : text;
 }
 
+/** Lower-cased names: the server's Request may carry a Headers class of its own. */
+const plainHeaders = (request: Request): Record<string, string> => {
+  const out: Record<string, string> = {};
+  request.headers.forEach((value, name) => {
+    out[name.toLowerCase()] = value;
+  });
+  return out;
+};
+
 type Handler = (request: Request) => Promise<Response>;
 
 async function queue(
@@ -62,7 +71,7 @@ export function createArgillaWebhook(deps: {
       return json(413, { error: `Deliveries are limited to ${REVIEW_WEBHOOK_MAX_BYTES} bytes.` });
     let delivery: ReturnType<typeof verifyArgillaWebhook>;
     try {
-      delivery = verifyArgillaWebhook(deps.secret, body, request.headers);
+      delivery = verifyArgillaWebhook(deps.secret, body, plainHeaders(request));
     } catch (error) {
       if (!(error instanceof ArgillaWebhookError)) throw error;
       log.warn({ reason: error.message }, "argilla webhook refused");
@@ -127,7 +136,7 @@ export function createLabelStudioWebhook(deps: {
       payload = verifyLabelStudioWebhook(
         { header: deps.header, value: deps.token },
         body,
-        request.headers,
+        plainHeaders(request),
       );
     } catch (error) {
       if (!(error instanceof LabelStudioWebhookError)) throw error;
