@@ -119,6 +119,13 @@ describe("Argilla sync", () => {
     expect(argilla.enabled).toBe(true);
     expect(argilla.directions[0].total.synced).toBe(16);
     expect(argilla.directions[0].lastError).toBeNull();
+    const metrics = await (await testApp.app.fetch("http://localhost/metrics")).text();
+    expect(metrics).toContain(
+      'loopgate_integration_items_synced_total{integration="argilla",direction="push"} 16',
+    );
+    expect(metrics).toMatch(
+      /loopgate_integration_lag_seconds\{integration="argilla",direction="push"\} \d/,
+    );
   });
 
   it("imports each submitted response once as expert feedback, whether its webhook arrives, is duplicated or is dropped", async () => {

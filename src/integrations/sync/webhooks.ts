@@ -77,7 +77,19 @@ export function createArgillaWebhook(deps: {
       log.warn({ reason: error.message }, "argilla webhook refused");
       return json(401, { error: `Signature check failed: ${error.message}` });
     }
-    const data = delivery.data as Record<string, any>;
+    // Argilla's event shapes (webhooks/v1/schemas.py): response.* carries its record and user.
+    const data = delivery.data as {
+      id?: unknown;
+      status?: unknown;
+      values?: Record<string, { value: unknown }> | null;
+      updated_at?: unknown;
+      user?: { id?: unknown };
+      record?: {
+        external_id?: unknown;
+        fields?: Record<string, unknown>;
+        dataset?: { name?: unknown };
+      };
+    };
     if (delivery.type === "response.created" || delivery.type === "response.updated") {
       const record = data.record ?? {};
       return queue(
@@ -89,12 +101,12 @@ export function createArgillaWebhook(deps: {
           delivered: {
             datasetName: String(record.dataset?.name ?? ""),
             externalId: typeof record.external_id === "string" ? record.external_id : null,
-            fields: (record.fields ?? {}) as Record<string, unknown>,
+            fields: record.fields ?? {},
             response: {
               id: String(data.id),
-              user_id: String(data.user?.id ?? data.user_id ?? ""),
+              user_id: String(data.user?.id ?? ""),
               status: String(data.status),
-              values: (data.values ?? null) as Record<string, { value: unknown }> | null,
+              values: data.values ?? null,
               updated_at: String(data.updated_at ?? delivery.timestamp),
             },
           },
