@@ -17,12 +17,11 @@ import { storeUnavailableError } from "./edge/unavailable.js";
 import { DomainError } from "./errors.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
 import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/webhook.js";
+import { ARGILLA_WEBHOOK_PATH, createArgillaWebhook } from "./integrations/sync/argilla-webhook.js";
 import {
-  ARGILLA_WEBHOOK_PATH,
-  createArgillaWebhook,
   createLabelStudioWebhook,
   LABEL_STUDIO_WEBHOOK_PATH,
-} from "./integrations/sync/webhooks.js";
+} from "./integrations/sync/labelstudio-webhook.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";

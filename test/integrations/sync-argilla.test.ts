@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createArgillaClient } from "../../src/integrations/argilla/client.js";
-import { argillaDatasetName } from "../../src/integrations/argilla/sync.js";
+import { argillaDatasetName } from "../../src/integrations/sync/argilla-sync.js";
 import { type FakeArgilla, startFakeArgilla } from "../fakes/argilla.js";
 import { useTestApp } from "../support/app.js";
 import { waitUntil } from "../support/poll.js";

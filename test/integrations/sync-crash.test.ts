@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   labelStudioProjectTitle,
   type ProjectKind,
-} from "../../src/integrations/labelstudio/sync.js";
+} from "../../src/integrations/sync/labelstudio-sync.js";
 import { type FakeLabelStudio, startFakeLabelStudio } from "../fakes/labelstudio.js";
 import { uniqueDbName } from "../support/mongo.js";
 import { waitUntil } from "../support/poll.js";

@@ -4,7 +4,7 @@ import {
   labelStudioProjectTitle,
   type ProjectKind,
   projectKinds,
-} from "../../src/integrations/labelstudio/sync.js";
+} from "../../src/integrations/sync/labelstudio-sync.js";
 import { type FakeLabelStudio, startFakeLabelStudio } from "../fakes/labelstudio.js";
 import { useTestApp } from "../support/app.js";
 import { waitUntil } from "../support/poll.js";

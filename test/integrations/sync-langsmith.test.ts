@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../src/auth/actor.js";
-import { langsmithFeedbackId } from "../../src/integrations/langsmith/sync.js";
+import { langsmithFeedbackId } from "../../src/integrations/sync/langsmith-sync.js";
 import { type FakeLangSmith, type LsmProject, startFakeLangSmith } from "../fakes/langsmith.js";
 import { useTestApp } from "../support/app.js";
 import { syncAndWait } from "./sync-support.js";

@@ -16,13 +16,13 @@ import {
   syncDirections,
 } from "../../store/integration-docs.js";
 import { createArgillaClient } from "../argilla/client.js";
-import { type ArgillaSync, createArgillaSync, type DeliveredResponse } from "../argilla/sync.js";
 import type { HttpMetricsHook } from "../http.js";
 import { createLabelStudioClient, type LabelStudioAnnotation } from "../labelstudio/client.js";
-import { createLabelStudioSync, type LabelStudioSync } from "../labelstudio/sync.js";
 import { createLangSmithAdapter } from "../langsmith/client.js";
-import { createLangSmithSync, type LangSmithSync } from "../langsmith/sync.js";
+import { type ArgillaSync, createArgillaSync, type DeliveredResponse } from "./argilla-sync.js";
 import type { SyncDeps, SyncFunction } from "./context.js";
+import { createLabelStudioSync, type LabelStudioSync } from "./labelstudio-sync.js";
+import { createLangSmithSync, type LangSmithSync } from "./langsmith-sync.js";
 import type { RunCounts } from "./state.js";
 
 export const SYNC_JOB = "integration.sync";

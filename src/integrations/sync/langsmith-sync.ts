@@ -19,13 +19,6 @@ import type {
   InteractionDoc,
 } from "../../store/documents.js";
 import {
-  count,
-  emptyCounts,
-  importFeedback,
-  type SyncDeps,
-  type SyncFunction,
-} from "../sync/context.js";
-import {
   type LangSmithAdapter,
   LangSmithApiError,
   type LangSmithFeedback,
@@ -33,7 +26,8 @@ import {
   type LangSmithFeedbackInput,
   type LangSmithRun,
   type LangSmithSourceType,
-} from "./client.js";
+} from "../langsmith/client.js";
+import { count, emptyCounts, importFeedback, type SyncDeps, type SyncFunction } from "./context.js";
 
 const PAGE = 200;
 /** Feedback younger than this is left for the next run: a write still in flight may sort before it. */

@@ -10,21 +10,19 @@
 import { ObjectId } from "mongodb";
 import type { FeedbackSubmission } from "../../feedback/ingest.js";
 import { type FailureCategory, failureCategories } from "../../store/documents.js";
-import {
-  count,
-  emptyCounts,
-  importFeedback,
-  type SyncDeps,
-  type SyncFunction,
-} from "../sync/context.js";
+import type {
+  ArgillaClient,
+  ArgillaQuestionSettings,
+  ArgillaRecordUpsert,
+} from "../argilla/client.js";
+import { count, emptyCounts, importFeedback, type SyncDeps, type SyncFunction } from "./context.js";
 import {
   promptOf,
   type ReviewItem,
   type ReviewTask,
   reviewPage,
   reviewTasks,
-} from "../sync/review-items.js";
-import type { ArgillaClient, ArgillaQuestionSettings, ArgillaRecordUpsert } from "./client.js";
+} from "./review-items.js";
 
 const PAGE = 100;
 const RANK_OPTIONS = [

@@ -10,24 +10,23 @@
 import { ObjectId } from "mongodb";
 import type { FeedbackSubmission } from "../../feedback/ingest.js";
 import { type FailureCategory, failureCategories } from "../../store/documents.js";
-import {
-  count,
-  emptyCounts,
-  importFeedback,
-  type SyncDeps,
-  type SyncFunction,
-} from "../sync/context.js";
-import { promptOf, type ReviewItem, reviewPage, reviewTasks } from "../sync/review-items.js";
-import type { RunCounts } from "../sync/state.js";
 import type {
   LabelStudioAnnotation,
   LabelStudioClient,
   LabelStudioTask,
   LabelStudioTaskInput,
   LsResultItem,
-} from "./client.js";
-import { LabelStudioApiError } from "./errors.js";
-import { choicesConfig, correctionConfig, pairwiseConfig, ratingConfig } from "./label-configs.js";
+} from "../labelstudio/client.js";
+import { LabelStudioApiError } from "../labelstudio/errors.js";
+import {
+  choicesConfig,
+  correctionConfig,
+  pairwiseConfig,
+  ratingConfig,
+} from "../labelstudio/label-configs.js";
+import { count, emptyCounts, importFeedback, type SyncDeps, type SyncFunction } from "./context.js";
+import { promptOf, type ReviewItem, reviewPage, reviewTasks } from "./review-items.js";
+import type { RunCounts } from "./state.js";
 
 const PAGE = 100;
 export const projectKinds = ["rating", "pairwise", "correction", "choices"] as const;
