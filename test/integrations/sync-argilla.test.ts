@@ -52,7 +52,7 @@ afterAll(async () => {
   await forwarder.close();
 });
 
-describe("Argilla sync", () => {
+describe("Argilla sync", { timeout: 120_000 }, () => {
   let seeded: Awaited<ReturnType<typeof seedReviewItems>>;
 
   it("pushes every open expert_review item and open conflict once, through 5xx, 429 and timeouts", async () => {

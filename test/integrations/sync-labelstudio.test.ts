@@ -58,7 +58,7 @@ const projectId = (kind: ProjectKind) =>
 const tasksOf = (kind: ProjectKind) =>
   [...fake.state.tasks.values()].filter((t) => t.project === projectId(kind));
 
-describe("Label Studio sync", () => {
+describe("Label Studio sync", { timeout: 120_000 }, () => {
   let seeded: Awaited<ReturnType<typeof seedReviewItems>>;
 
   it("imports one task per review item and project, with the judge's predictions, through faults", async () => {

@@ -57,7 +57,7 @@ afterAll(async () => {
   await fake.close();
 });
 
-describe("LangSmith sync", () => {
+describe("LangSmith sync", { timeout: 120_000 }, () => {
   it("imports the project's root runs as interactions once, and their LangSmith feedback with the right source", async () => {
     const runs = [...fake.state.runs.values()].filter((run) => run.parent_run_ids.length === 0);
     const [a, b, c] = runs;
