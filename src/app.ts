@@ -19,6 +19,11 @@ import { DomainError } from "./errors.js";
 import { requestClient } from "./feedback/client.js";
 import { graphiqlTabs } from "./graphiql-examples.js";
 import { ALERT_WEBHOOK_PATH, createAlertWebhook } from "./integrations/alerts/webhook.js";
+import { ARGILLA_WEBHOOK_PATH, createArgillaWebhook } from "./integrations/sync/argilla-webhook.js";
+import {
+  createLabelStudioWebhook,
+  LABEL_STUDIO_WEBHOOK_PATH,
+} from "./integrations/sync/labelstudio-webhook.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { type RequestScopes, requestIdFrom } from "./observability/request-scope.js";
@@ -31,7 +36,7 @@ import type { Loaders } from "./store/loaders.js";
 export interface AppDeps {
   readonly config: Pick<
     Config,
-    "graphiql" | "env" | "corsOrigins" | "alertWebhookToken" | "edge" | "pipeline"
+    "graphiql" | "env" | "corsOrigins" | "alertWebhookToken" | "edge" | "pipeline" | "integrations"
   >;
   readonly schema: GraphQLSchema;
   readonly services: Services;
@@ -179,6 +184,23 @@ export function createApp(deps: AppDeps): App {
         createDatasetExportRoute({
           datasets: deps.services.datasets,
           authenticate: deps.services.authenticate,
+          logger,
+        }),
+      ),
+      routePlugin(
+        ARGILLA_WEBHOOK_PATH,
+        createArgillaWebhook({
+          secret: deps.config.integrations.argilla?.webhookSecret,
+          integrations: deps.services.integrations,
+          logger,
+        }),
+      ),
+      routePlugin(
+        LABEL_STUDIO_WEBHOOK_PATH,
+        createLabelStudioWebhook({
+          header: deps.config.integrations.labelstudio?.webhookHeader ?? "",
+          token: deps.config.integrations.labelstudio?.webhookToken,
+          integrations: deps.services.integrations,
           logger,
         }),
       ),

@@ -142,6 +142,49 @@ const otelEnv = {
   OTEL_SERVICE_NAME: z.string().min(1).default("loopgate"),
 };
 
+const optionalUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .optional()
+  .or(z.literal("").transform(() => undefined));
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? value.trim() : undefined));
+
+/** LangSmith, Argilla and Label Studio syncs (src/integrations/): each off until its key is set. */
+const integrationsEnv = {
+  /** How often each enabled integration's push and pull are queued. */
+  INTEGRATIONS_SYNC_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
+  /** Per-request timeout towards the services. */
+  INTEGRATIONS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  LANGSMITH_API_KEY: optionalText,
+  LANGSMITH_ENDPOINT: optionalUrl,
+  LANGSMITH_WORKSPACE_ID: optionalText,
+  /** The tracing project whose runs are imported and whose feedback is pulled. */
+  LANGSMITH_PROJECT: optionalText,
+  /** How far back runs are imported and their feedback is pulled. */
+  LANGSMITH_LOOKBACK_DAYS: z.coerce.number().int().min(1).max(400).default(14),
+  ARGILLA_API_URL: optionalUrl,
+  ARGILLA_API_KEY: optionalText,
+  ARGILLA_WORKSPACE: z
+    .string()
+    .regex(/^(?!-|_)[a-z0-9-_]+$/, "must be lowercase letters, digits, '-' or '_'")
+    .default("loopgate"),
+  /** Submitted responses a record needs before Argilla marks it completed (overlap). */
+  ARGILLA_MIN_SUBMITTED: z.coerce.number().int().min(1).max(20).default(2),
+  /** The webhook's Standard Webhooks secret (`whsec_…`), as Argilla returned it. */
+  ARGILLA_WEBHOOK_SECRET: optionalText,
+  LABEL_STUDIO_URL: optionalUrl,
+  LABEL_STUDIO_API_KEY: optionalText,
+  /** Annotations each task needs (overlap, for agreement). */
+  LABEL_STUDIO_MAX_ANNOTATIONS: z.coerce.number().int().min(1).max(20).default(2),
+  LABEL_STUDIO_WEBHOOK_HEADER: z
+    .string()
+    .regex(/^[a-zA-Z0-9-_]+$/, "must be a header name")
+    .default("X-Loopgate-Webhook-Token"),
+  LABEL_STUDIO_WEBHOOK_TOKEN: optionalSecret(24),
+};
+
 export const configSchema = z.object({
   ...jobsEnv,
   ...judgesEnv,
@@ -149,6 +192,7 @@ export const configSchema = z.object({
   ...datasetsEnv,
   ...metricsEnv,
   ...otelEnv,
+  ...integrationsEnv,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
@@ -291,6 +335,98 @@ export interface Config {
     readonly rebuildIntervalMs: number;
   };
   readonly otel: OtelConfig;
+  readonly integrations: IntegrationsConfig;
+}
+
+/** Each integration is present only when its credentials are configured. */
+export interface IntegrationsConfig {
+  readonly syncIntervalMs: number;
+  readonly httpTimeoutMs: number;
+  readonly langsmith?: {
+    readonly apiUrl: string;
+    readonly apiKey: string;
+    readonly workspaceId: string | undefined;
+    readonly project: string | undefined;
+    readonly lookbackDays: number;
+  };
+  readonly argilla?: {
+    readonly apiUrl: string;
+    readonly apiKey: string;
+    readonly workspace: string;
+    readonly minSubmitted: number;
+    readonly webhookSecret: string | undefined;
+  };
+  readonly labelstudio?: {
+    readonly url: string;
+    readonly apiKey: string;
+    readonly maxAnnotations: number;
+    readonly webhookHeader: string;
+    readonly webhookToken: string | undefined;
+  };
+}
+
+type IntegrationsEnv = z.output<z.ZodObject<typeof integrationsEnv>>;
+
+/** Half-configured integrations are problems, reported with every other one. */
+function integrationProblems(env: Readonly<Record<string, string | undefined>>): string[] {
+  const set = (name: string) => Boolean(env[name]?.trim());
+  const pairs: Array<[string, string, string[]]> = [
+    ["ARGILLA_API_KEY", "ARGILLA_API_URL", ["ARGILLA_WEBHOOK_SECRET"]],
+    ["LABEL_STUDIO_API_KEY", "LABEL_STUDIO_URL", ["LABEL_STUDIO_WEBHOOK_TOKEN"]],
+    [
+      "LANGSMITH_API_KEY",
+      "",
+      ["LANGSMITH_PROJECT", "LANGSMITH_WORKSPACE_ID", "LANGSMITH_ENDPOINT"],
+    ],
+  ];
+  const problems: string[] = [];
+  for (const [key, url, dependents] of pairs) {
+    if (url && set(key) && !set(url)) problems.push(`${url}: is required when ${key} is set`);
+    if (url && set(url) && !set(key)) problems.push(`${key}: is required when ${url} is set`);
+    for (const dependent of dependents)
+      if (set(dependent) && !set(key)) problems.push(`${dependent}: needs ${key} to be set`);
+  }
+  return problems;
+}
+
+function integrationsConfig(env: IntegrationsEnv): IntegrationsConfig {
+  return {
+    syncIntervalMs: env.INTEGRATIONS_SYNC_SECONDS * 1_000,
+    httpTimeoutMs: env.INTEGRATIONS_HTTP_TIMEOUT_MS,
+    ...(env.LANGSMITH_API_KEY
+      ? {
+          langsmith: {
+            apiUrl: env.LANGSMITH_ENDPOINT ?? "https://api.smith.langchain.com",
+            apiKey: env.LANGSMITH_API_KEY,
+            workspaceId: env.LANGSMITH_WORKSPACE_ID,
+            project: env.LANGSMITH_PROJECT,
+            lookbackDays: env.LANGSMITH_LOOKBACK_DAYS,
+          },
+        }
+      : {}),
+    ...(env.ARGILLA_API_KEY && env.ARGILLA_API_URL
+      ? {
+          argilla: {
+            apiUrl: env.ARGILLA_API_URL,
+            apiKey: env.ARGILLA_API_KEY,
+            workspace: env.ARGILLA_WORKSPACE,
+            minSubmitted: env.ARGILLA_MIN_SUBMITTED,
+            webhookSecret: env.ARGILLA_WEBHOOK_SECRET,
+          },
+        }
+      : {}),
+    ...(env.LABEL_STUDIO_API_KEY && env.LABEL_STUDIO_URL
+      ? {
+          labelstudio: {
+            url: env.LABEL_STUDIO_URL,
+            apiKey: env.LABEL_STUDIO_API_KEY,
+            maxAnnotations: env.LABEL_STUDIO_MAX_ANNOTATIONS,
+            webhookHeader: env.LABEL_STUDIO_WEBHOOK_HEADER,
+            webhookToken: env.LABEL_STUDIO_WEBHOOK_TOKEN,
+          },
+        }
+      : {}),
+  };
 }
 
 /** Time and connection limits at the HTTP edge and towards the database. */
@@ -358,6 +494,7 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
     else problems.push(`${judge.apiKeyEnv}: is required by judge ${judge.name} (JUDGES_CONFIG)`);
   }
   problems.push(...pipelineConfigProblems(environment));
+  problems.push(...integrationProblems(environment));
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const env = result.data;
   return {
@@ -410,5 +547,6 @@ export function loadConfig(environment: Readonly<Record<string, string | undefin
       rebuildIntervalMs: env.METRICS_REBUILD_MINUTES * 60_000,
     },
     otel: otelConfig(env),
+    integrations: integrationsConfig(env),
   };
 }

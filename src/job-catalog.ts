@@ -1,6 +1,7 @@
 import { BUILD_JOB } from "./datasets/snapshots.js";
 import { POST_WRITE_JOB } from "./feedback/outbox.js";
 import { hexToObjectId } from "./ids.js";
+import { SYNC_JOB, WEBHOOK_JOB } from "./integrations/sync/service.js";
 import { type JobCatalog, type JobContext, LeaseLostError } from "./jobs/types.js";
 import { AGREEMENT_JOB } from "./pipeline/agreement-reports.js";
 import { DRIFT_JOB } from "./pipeline/audit.js";
@@ -25,6 +26,9 @@ export const jobCatalog: JobCatalog<Services> = {
     { name: GUARDRAIL_JOB, maxAttempts: 12, backoff: { baseMs: 1_000, maxMs: 10 * 60_000 } },
     { name: BUILD_JOB, maxAttempts: 3, concurrency: 1 },
     { name: AGREEMENT_JOB, maxAttempts: 3, concurrency: 1 },
+    // Syncs resume from their cursor; many attempts ride out a service's outage.
+    { name: SYNC_JOB, maxAttempts: 25 },
+    { name: WEBHOOK_JOB, maxAttempts: 10 },
   ],
   handlers: (services) => ({
     [POST_WRITE_JOB]: async ({ job }: { job: { payload: { feedbackId?: unknown } } }) => {
@@ -82,6 +86,8 @@ export const jobCatalog: JobCatalog<Services> = {
         },
       });
     },
+    [SYNC_JOB]: (context) => services.integrations.runSync(context),
+    [WEBHOOK_JOB]: (context) => services.integrations.runWebhook(context),
   }),
 };
 

@@ -16,6 +16,7 @@ import {
   type IntegrationMetrics,
   registerIntegrationMetrics,
 } from "./observability/integration-metrics.js";
+import { registerIntegrationSyncMetrics } from "./observability/integration-sync-metrics.js";
 import { registerJobMetrics } from "./observability/job-metrics.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -94,6 +95,8 @@ export interface Assembled {
   readonly refresher: Periodic;
   /** For the integrations' syncs and their HTTP clients (`metrics.http` is an HttpMetricsHook). */
   readonly integrationMetrics: IntegrationMetrics;
+  /** Queues each enabled integration's push and pull on a cadence (undefined: none on, or api role). */
+  readonly integrationTick: Periodic | undefined;
 }
 
 /**
@@ -148,6 +151,25 @@ export function assemble(
     stats: () => services.jobs.stats(),
     now: () => deps.clock.now(),
   });
+  services.integrations.observe(
+    registerIntegrationSyncMetrics(
+      metrics.registry,
+      {
+        integrations: [...services.integrations.enabled],
+        directions: ["push", "pull"],
+        lastSuccess: async () =>
+          (await services.integrations.status()).flatMap((integration) =>
+            integration.directions.map((direction) => ({
+              integration: integration.name,
+              direction: direction.direction,
+              at: integration.enabled ? (direction.state?.lastSuccessAt ?? null) : null,
+            })),
+          ),
+        now: () => deps.clock.now(),
+      },
+      integrationMetrics,
+    ),
+  );
   const worker =
     deps.config.role === "api"
       ? undefined
@@ -207,6 +229,15 @@ export function assemble(
             deps.logger.warn({ err: error }, "could not queue the agreement recomputation"),
         })
       : undefined;
+  const integrationTick =
+    worker && services.integrations.enabled.length > 0
+      ? createPeriodic({
+          intervalMs: deps.config.integrations.syncIntervalMs,
+          run: () => services.integrations.enqueueAll(),
+          failed: (error) =>
+            deps.logger.warn({ err: error }, "queueing integration syncs failed; retrying later"),
+        })
+      : undefined;
   const app = createApp({
     config: deps.config,
     schema: buildSchema(),
@@ -228,6 +259,7 @@ export function assemble(
     windowMetrics,
     refresher,
     integrationMetrics,
+    integrationTick,
   };
 }
 
@@ -334,8 +366,17 @@ export async function startLoopgate(
     throw error;
   }
   const connectedStore = store;
-  const { services, app, worker, sweeper, ticks, pipelineTick, agreementSchedule, refresher } =
-    assembled;
+  const {
+    services,
+    app,
+    worker,
+    sweeper,
+    ticks,
+    pipelineTick,
+    agreementSchedule,
+    refresher,
+    integrationTick,
+  } = assembled;
   // A worker-only process serves only what operators scrape and probe.
   const operational = new Set(["/metrics", "/healthz", "/readyz"]);
   handle =
@@ -362,6 +403,7 @@ export async function startLoopgate(
   pipelineTick?.start();
   agreementSchedule?.start();
   refresher.start();
+  integrationTick?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -381,6 +423,7 @@ export async function startLoopgate(
           pipelineTick?.stop(),
           agreementSchedule?.stop(),
           refresher.stop(),
+          integrationTick?.stop(),
         ]);
         if (forced) logger.warn("shutdown timeout reached; open connections were cut");
         // The answered writes' in-process remainders (outbox.ts) finish before the store closes.

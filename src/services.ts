@@ -19,6 +19,8 @@ import {
   type AlertRecordsService,
   createAlertRecordsService,
 } from "./integrations/alerts/records.js";
+import { createIntegrationService, type IntegrationService } from "./integrations/sync/service.js";
+import { createExternalLinks, createSyncStateStore } from "./integrations/sync/state.js";
 import { createInteractionCache, type InteractionCache } from "./interactions/cache.js";
 import { createInteractionService, type InteractionService } from "./interactions/service.js";
 import { createJobQueue, type JobQueue } from "./jobs/queue.js";
@@ -74,6 +76,8 @@ export interface Services {
   /** Annotator agreement reports and training-data snapshots. */
   readonly agreement: AgreementReportService;
   readonly datasets: DatasetService;
+  /** LangSmith, Argilla and Label Studio syncs: status, queueing, the jobs' handlers. */
+  readonly integrations: IntegrationService;
 }
 
 export interface ServiceDeps {
@@ -175,17 +179,18 @@ export function createServices(deps: ServiceDeps): Services {
         )
       ).job._id,
   });
+  const interactions = createInteractionService({
+    collections,
+    clock,
+    redactor,
+    pseudonymizer,
+    fingerprint,
+    events,
+    interactionCache,
+  });
   return {
     system: createSystemService(deps),
-    interactions: createInteractionService({
-      collections,
-      clock,
-      redactor,
-      pseudonymizer,
-      fingerprint,
-      events,
-      interactionCache,
-    }),
+    interactions,
     feedback,
     tokens,
     keys,
@@ -222,6 +227,19 @@ export function createServices(deps: ServiceDeps): Services {
     }),
     agreement,
     datasets,
+    integrations: createIntegrationService({
+      config: config.integrations,
+      collections,
+      db: deps.store.db,
+      clock,
+      logger,
+      feedback: ingest,
+      interactions,
+      keys,
+      jobs,
+      links: createExternalLinks({ collections, clock }),
+      state: createSyncStateStore({ collections, clock }),
+    }),
   };
 }
 

@@ -14,11 +14,6 @@ export interface IntegrationMetrics {
   itemsSynced(integration: string, direction: SyncDirection, count: number): void;
   /** A sync run, or an item of it, that failed. */
   syncError(integration: string, direction: SyncDirection): void;
-  /**
-   * How far the sync is behind: the age of the oldest item still waiting to be synced (0 when
-   * none waits). Call after each run.
-   */
-  syncLag(integration: string, direction: SyncDirection, seconds: number): void;
   /** Outbound HTTP, in the shape of src/integrations/http.ts's `HttpMetricsHook`. */
   readonly http: {
     attempt(event: {
@@ -67,12 +62,6 @@ export function registerIntegrationMetrics(
     labelNames: ["integration", "direction"] as const,
     registers: [registry],
   });
-  const lag = new Gauge({
-    name: metricNames.integrationSyncLag,
-    help: "Age of the oldest item an integration still has to sync (0 when none waits), by integration and direction.",
-    labelNames: ["integration", "direction"] as const,
-    registers: [registry],
-  });
   const requests = new Counter({
     name: metricNames.integrationRequests,
     help: "Outbound HTTP attempts of integrations, by integration, outcome and status class.",
@@ -118,9 +107,6 @@ export function registerIntegrationMetrics(
     },
     syncError(integration, dir) {
       errors.inc({ integration: name(integration), direction: direction(dir) });
-    },
-    syncLag(integration, dir, seconds) {
-      lag.set({ integration: name(integration), direction: direction(dir) }, Math.max(0, seconds));
     },
     http: {
       attempt(event) {

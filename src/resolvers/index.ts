@@ -27,6 +27,8 @@ import "./alerts.js";
 import "./judges.js";
 import "./pipeline.js";
 import "./datasets.js";
+import "../schema/integrations.js";
+import "./integrations.js";
 
 let schema: GraphQLSchema | undefined;
 

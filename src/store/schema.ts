@@ -12,6 +12,7 @@ import type {
   RaterVoteDoc,
   RoutedItemDoc,
 } from "./documents.js";
+import type { ExternalLinkDoc, SyncStateDoc } from "./integration-docs.js";
 import type { JobDoc } from "./job-doc.js";
 import type {
   DriftReportDoc,
@@ -45,6 +46,8 @@ export type CollectionDocuments = {
   agreementReports: AgreementReportDoc;
   datasetSnapshots: DatasetSnapshotDoc;
   datasetRows: DatasetRowDoc;
+  syncState: SyncStateDoc;
+  externalLinks: ExternalLinkDoc;
 };
 
 export const collectionNames = [
@@ -67,6 +70,8 @@ export const collectionNames = [
   "agreementReports",
   "datasetSnapshots",
   "datasetRows",
+  "syncState",
+  "externalLinks",
 ] as const satisfies ReadonlyArray<keyof CollectionDocuments>;
 
 export type IndexDeclaration = IndexDescription & { readonly name: string };
@@ -205,4 +210,11 @@ export const indexDeclarations: {
   // Rows are read in `_id` order (`<snapshot>:<split>:<ordinal>`): the _id index alone serves
   // exports and provenance, so bulk inserts maintain no second index.
   datasetRows: [],
+  // One document per integration and direction, read by _id.
+  syncState: [],
+  // Both sides unique: one external item maps to one of ours and back, whatever replays.
+  externalLinks: [
+    { name: "external", key: { integration: 1, kind: 1, externalId: 1 }, unique: true },
+    { name: "local", key: { integration: 1, kind: 1, localId: 1 }, unique: true },
+  ],
 };
