@@ -478,6 +478,8 @@ describe("processing pipeline stages", () => {
         sentiment: "NEGATIVE",
       });
     }
+    // The writes' after-answer work (feedback/outbox.ts) finishes first: only the batch counts.
+    await t.services.outbox.drain();
     t.commands.length = 0;
     const { processed, batches } = await process();
     expect(processed).toBe(40);

@@ -240,6 +240,8 @@ describe("the queries the listings and aggregates send", () => {
       );
       expect(result.data?.submitBinaryFeedback.__typename).toBe("SubmitFeedbackPayload");
     }
+    // The conflict is opened after the answers (feedback/outbox.ts): let that finish first.
+    await testApp.services.outbox.drain();
     const first = await testApp.gql(
       "{ interactions(first: 1) { pageInfo { endCursor } } feedback(first: 1) { pageInfo { endCursor } } conflicts(first: 1) { pageInfo { endCursor } } }",
     );
