@@ -6,6 +6,7 @@ import {
   type Counted,
   hasTallies,
   summarize,
+  summaryOf,
   type Tally,
   talliesOf,
   tallyFields,
@@ -261,17 +262,5 @@ function subtractAll(
     const out = tallyOf(feedback, -1);
     for (const field of tallyFields) tally[field] += out[field];
   }
-  return {
-    count: tally.count,
-    positive: tally.positive,
-    negative: tally.negative,
-    hasCorrection: tally.corrections > 0,
-    flagged: tally.flags > 0,
-    safetyFlagged: tally.safetyFlags > 0,
-    revision,
-    corrections: tally.corrections,
-    flags: tally.flags,
-    safetyFlags: tally.safetyFlags,
-    ratings: tally.ratings,
-  };
+  return summaryOf(tally, revision);
 }

@@ -91,7 +91,11 @@ export function summarize(active: ReadonlyArray<Counted>, revision: number): Fee
     safetyFlags: 0,
     ratings: 0,
   });
-  // Same field order as emptySummary: `$inc` keeps a stored digest in this order.
+  return summaryOf(tally, revision);
+}
+
+/** The digest of a tally. Same field order as emptySummary: `$inc` keeps a stored digest in it. */
+export function summaryOf(tally: Tally, revision: number): FeedbackSummary {
   return {
     count: tally.count,
     positive: tally.positive,
