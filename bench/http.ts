@@ -356,11 +356,15 @@ async function profileFeedback(dataDir: string, adminKey: string, options: HttpB
   } finally {
     await gateway.stop();
   }
-  const [file] = (await readdir(profileDir)).filter((name) => name.endsWith(".cpuprofile"));
-  if (!file) throw new Error("no CPU profile was written");
+  // One profile per thread: the gateway's main thread and the embedded store's worker thread.
+  const files = (await readdir(profileDir)).filter((name) => name.endsWith(".cpuprofile")).sort();
+  if (files.length === 0) throw new Error("no CPU profile was written");
   console.log(
     `\nProfile of the gateway under submitBinaryFeedback (${int(measured.rps)} req/s while profiled; ` +
       "includes start and shutdown):",
   );
-  console.log(summarizeProfile(readFileSync(join(profileDir, file), "utf8")));
+  for (const file of files) {
+    console.log(`\n--- thread profile ${file}`);
+    console.log(summarizeProfile(readFileSync(join(profileDir, file), "utf8")));
+  }
 }

@@ -159,6 +159,17 @@ describe("planner", () => {
     expect(e.docsExamined).toBe(2);
   });
 
+  it("an $or of compound equalities probes each branch, not the cross product of their values", async () => {
+    // Widened per field, these branches would probe 40 × 40 (group, at) keys for 40 documents.
+    const picked = ROWS.slice(100, 140);
+    const filter = { $or: picked.map((r) => ({ group: r.group, at: r.at })) };
+    const e = await explainFind(filter);
+    expect(e.index).toBe(picked.map(() => "group_recent").join(","));
+    expect(e.returned).toBe(40);
+    expect(e.docsExamined).toBe(40);
+    expect(await keys(filter)).toEqual(picked.map((r) => r.key));
+  });
+
   it("multikey ranges keep MongoDB's semantics (bounds may be met by different elements)", async () => {
     const filter = { tags: { $gt: "beta", $lt: "delta" } };
     const want = expected((r) => r.tags.some((t) => t > "beta") && r.tags.some((t) => t < "delta"));

@@ -32,6 +32,22 @@ export interface IndexRuntime {
   readonly partial: ((typed: Document) => boolean) | undefined;
   /** Set once any document had an array under an indexed path; never cleared (as mongod). */
   multikey: boolean;
+  /**
+   * The top-level fields whose values decide the index's entries for a document; null when any
+   * field may (a wildcard text index, a partial filter).
+   */
+  readonly reads: ReadonlySet<string> | null;
+}
+
+const topField = (path: string): string => path.split(".", 1)[0]!;
+
+function fieldsRead(spec: IndexSpec, fields: readonly KeyField[], text: TextIndex | undefined) {
+  if (spec.partialFilterExpression || text?.options.weights.size === 0) return null;
+  const paths = text
+    ? [...text.options.weights.keys(), text.options.languageOverride]
+    : fields.map((f) => f.path);
+  if (paths.some((path) => path.includes("$**"))) return null;
+  return new Set(paths.map(topField));
 }
 
 export interface CollectionDeps {
@@ -261,6 +277,7 @@ export class Collection {
       text,
       partial,
       multikey,
+      reads: fieldsRead(spec, fields, text),
     };
   }
 
@@ -283,10 +300,12 @@ export class Collection {
   }
 
   private plan(doc: Document): PlannedKeys[] {
-    return this.indexList.map((ix) => {
-      const raw = this.keysFor(ix, doc);
-      return { raw, encoded: ix.table ? raw.map((k) => ix.table!.encode(k)) : [] };
-    });
+    return this.indexList.map((ix) => this.planOne(ix, doc));
+  }
+
+  private planOne(ix: IndexRuntime, doc: Document): PlannedKeys {
+    const raw = this.keysFor(ix, doc);
+    return { raw, encoded: ix.table ? raw.map((k) => ix.table!.encode(k)) : [] };
   }
 
   private assertUnique(ix: IndexRuntime, keys: PlannedKeys, ownRid: number): void {
@@ -327,20 +346,32 @@ export class Collection {
     return doc;
   }
 
-  /** Replaces a document by a new version with the same `_id`. */
-  replace(old: StoredDoc, pair: DocPair): StoredDoc {
-    const oldKeys = this.plan(old.typed);
-    const newKeys = this.plan(pair.typed);
+  /**
+   * Replaces a document by a new version with the same `_id`. `touched` names the top-level
+   * fields the change may have altered (null: any), so indexes that read none of them keep their
+   * entries without their keys being computed.
+   */
+  replace(old: StoredDoc, pair: DocPair, touched: ReadonlySet<string> | null = null): StoredDoc {
+    const affected = this.indexList.map(
+      (ix) => !touched || !ix.reads || [...ix.reads].some((field) => touched.has(field)),
+    );
+    const none: PlannedKeys = { raw: [], encoded: [] };
+    const oldKeys = this.indexList.map((ix, i) =>
+      affected[i] ? this.planOne(ix, old.typed) : none,
+    );
+    const newKeys = this.indexList.map((ix, i) =>
+      affected[i] ? this.planOne(ix, pair.typed) : none,
+    );
     this.indexList.forEach((ix, i) => {
-      this.assertUnique(ix, newKeys[i]!, old.seq);
+      if (affected[i]) this.assertUnique(ix, newKeys[i]!, old.seq);
     });
     const bytes = this.encode(pair);
     this.deps.storage.updateDocument(this.tableId, old.key, bytes);
     const doc: StoredDoc = { ...pair, key: old.key, seq: old.seq, size: bytes.length };
     this.indexList.forEach((ix, i) => {
+      if (!affected[i]) return;
       if (ix.text) {
-        ix.text.remove(old.seq, old.typed);
-        ix.text.add(old.seq, pair.typed);
+        ix.text.replace(old.seq, old.typed, pair.typed);
         return;
       }
       const before = oldKeys[i]!.encoded;

@@ -171,6 +171,18 @@ export class TextIndex {
     }
   }
 
+  /** Rewrites only the entries whose term or score changed between two versions. */
+  replace(rid: number, before: Document, after: Document): void {
+    const old = scoreDocument(before, this.options);
+    const next = scoreDocument(after, this.options);
+    for (const [term, score] of old) {
+      if (next.get(term) !== score) this.storage.deleteTextEntry(this.ixId!, term, rid);
+    }
+    for (const [term, score] of next) {
+      if (old.get(term) !== score) this.storage.insertTextEntry(this.ixId!, term, rid, score);
+    }
+  }
+
   /**
    * Keys and scores of documents matching the positive terms (phrases and negations are checked
    * by the caller against the document text, since they need the raw field values).

@@ -203,6 +203,39 @@ export interface UpdateContext {
   readonly variables?: Document | undefined;
 }
 
+/**
+ * The top-level fields an operator update may change (the first segment of each path, `$rename`
+ * targets included); null for a replacement or a pipeline, which may change any.
+ */
+export function touchedFields(update: UpdateSpec): Set<string> | null {
+  if (Array.isArray(update) || isReplacement(update)) return null;
+  const fields = new Set<string>();
+  for (const [op, spec] of Object.entries(update)) {
+    if (!isPlainObject(spec)) return null;
+    for (const [path, arg] of Object.entries(spec)) {
+      fields.add(path.split(".", 1)[0]!);
+      if (op === "$rename") {
+        if (typeof arg !== "string") return null;
+        fields.add(arg.split(".", 1)[0]!);
+      }
+    }
+  }
+  return fields;
+}
+
+/** Whether two versions of a document hold the same values in `fields` (null: in every field). */
+export function sameInFields(
+  a: Document,
+  b: Document,
+  fields: ReadonlySet<string> | null,
+): boolean {
+  if (!fields) return keyOf(a) === keyOf(b);
+  for (const field of fields) {
+    if (field in a !== field in b || keyOf(a[field]) !== keyOf(b[field])) return false;
+  }
+  return true;
+}
+
 /** The new version of `base` after `update`; `_id` may never change. */
 export function applyUpdateSpec(base: DocPair, update: UpdateSpec, ctx: UpdateContext): DocPair {
   if (isReplacement(update)) {

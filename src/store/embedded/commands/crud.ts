@@ -1,5 +1,4 @@
 import type { Document } from "bson";
-import { keyOf } from "../bson-key.js";
 import { toNumber } from "../bson-numbers.js";
 import { isPlainObject, makePair, toView } from "../bson-values.js";
 import type { Collection, StoredDoc } from "../collection.js";
@@ -11,6 +10,8 @@ import {
   buildUpsert,
   isReplacement,
   prepareInsert,
+  sameInFields,
+  touchedFields,
   type UpdateSpec,
 } from "../write-docs.js";
 import { MAX_WRITE_BATCH_SIZE } from "./admin.js";
@@ -208,8 +209,10 @@ function updateDocument(
     inserting: false,
     variables: s.variables,
   });
-  if (keyOf(next.typed) === keyOf(doc.typed)) return { changed: false, stored: doc };
-  return { changed: true, stored: collection.replace(doc, next) };
+  // An operator update changes nothing outside its fields: only those are compared and re-indexed.
+  const touched = touchedFields(s.u);
+  if (sameInFields(next.typed, doc.typed, touched)) return { changed: false, stored: doc };
+  return { changed: true, stored: collection.replace(doc, next, touched) };
 }
 
 function upsertDocument(ctx: CommandContext, name: string, s: UpdateStatement): StoredDoc {
