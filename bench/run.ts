@@ -18,7 +18,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
-import { type EmbeddedMongo, startEmbeddedMongo } from "../src/store/embedded/index.js";
+import { type StoreThread, startStoreThread } from "../src/store/embedded/thread.js";
 import { printDatasetBench } from "./datasets.js";
 import { benchGroupCommit } from "./group-commit.js";
 import { runHttpBench } from "./http.js";
@@ -75,13 +75,15 @@ async function scaleSection(count: number) {
 async function runStoreBench(scaleDocs: number) {
   const external = process.env.BENCH_MONGODB_URI;
   let dbPath: string | undefined;
-  let store: EmbeddedMongo | undefined;
+  let store: StoreThread | undefined;
   let uri: string;
   if (external) {
     uri = external;
   } else {
     dbPath = await mkdtemp(join(tmpdir(), "loopgate-bench-"));
-    store = await startEmbeddedMongo({ port: 0, dbPath });
+    // As Loopgate runs it: on its own thread, reached through its private socket.
+    store = await startStoreThread({ dbPath });
+    await store.ready;
     uri = store.uri;
   }
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createHttpServer, type HttpServer } from "../../src/http-server.js";
 import {
-  buildDashboards,
   PROMETHEUS_DATASOURCE_UID,
   thresholdSteps,
 } from "../../src/observability/grafana/dashboards.js";
@@ -12,62 +11,12 @@ import { DEFAULT_RUNBOOK_BASE } from "../../src/observability/grafana/generate.j
 import { alertingProvisioning } from "../../src/observability/grafana/provisioning.js";
 import { allThresholds, monitoringThresholds } from "../../src/observability/thresholds.js";
 import { recordInteraction, useTestApp } from "../support/app.js";
+import { committedDashboards, panelQueries } from "../support/dashboards.js";
 import { waitUntil } from "../support/poll.js";
 import { type SpawnedTool, startPrometheus } from "../support/prometheus.js";
 import { runTool, toolTestsRun } from "../support/tools.js";
 
 const root = resolve(import.meta.dirname, "../..");
-
-interface Panel {
-  id?: number;
-  type: string;
-  title: string;
-  gridPos?: { x: number; y: number; w: number; h: number };
-  datasource?: { uid: string };
-  targets?: Array<{ refId?: string; expr?: string; datasource?: { uid: string } }>;
-  fieldConfig?: { defaults?: { thresholds?: { steps: Array<{ value: number | null }> } } };
-}
-interface DashboardJson {
-  uid: string;
-  title: string;
-  schemaVersion: number;
-  panels: Panel[];
-  templating: { list: Array<{ name: string; query?: unknown }> };
-}
-
-async function committedDashboards(): Promise<Record<string, DashboardJson>> {
-  const entries = await Promise.all(
-    Object.keys(buildDashboards()).map(
-      async (name) =>
-        [
-          name,
-          JSON.parse(await readFile(resolve(root, "grafana/dashboards", name), "utf8")),
-        ] as const,
-    ),
-  );
-  return Object.fromEntries(entries);
-}
-
-/** Grafana variables replaced by values Prometheus understands, as Grafana does before a query. */
-function asPromQL(expr: string): string {
-  return expr
-    .replaceAll("$__rate_interval", "1m")
-    .replaceAll("$window", "24h")
-    .replaceAll("$model", ".*");
-}
-
-async function panelQueries(): Promise<Array<{ dashboard: string; panel: string; expr: string }>> {
-  const dashboards = await committedDashboards();
-  return Object.values(dashboards).flatMap((dashboard) =>
-    dashboard.panels.flatMap((panel) =>
-      (panel.targets ?? []).map((target) => ({
-        dashboard: dashboard.title,
-        panel: panel.title,
-        expr: asPromQL(target.expr ?? ""),
-      })),
-    ),
-  );
-}
 
 describe("Grafana dashboards", () => {
   it("are four, each with stable uids, unique panel ids, refIds and the provisioned datasource", async () => {

@@ -126,4 +126,35 @@ describe("streamed $group through the driver", () => {
     });
     expect(partial.map(({ total: _, ...rest }) => rest)).toEqual(expected);
   });
+
+  it("sends a find's documents as stored: byte for byte, in batches, sorted by a field it did not filter on", async () => {
+    const coll = client.db("streamed").collection("raw");
+    await coll.createIndex({ group: 1 });
+    const docs = Array.from({ length: 450 }, (_, i) => ({
+      _id: new ObjectId(),
+      group: i % 3,
+      rank: (i * 7919) % 450,
+      d: new Double(i + 0.5),
+      l: Long.fromNumber(i * 1_000_003),
+      dec: Decimal128.fromString(`${i}.10`),
+      when: new Date(i * 60_000),
+      bin: new Binary(Buffer.from([i % 256, 1, 2]), 4),
+      ts: new Timestamp({ t: i, i: 1 }),
+      nested: { a: [i, "x", { y: null }], re: /ab+c/i, min: new MinKey(), max: new MaxKey() },
+      text: "é".repeat(i % 40),
+    }));
+    await coll.insertMany(docs);
+    const stored = new Map(docs.map((d) => [d._id.toHexString(), Buffer.from(BSON.serialize(d))]));
+    // raw: the driver hands over each document's bytes as the store sent them.
+    const cursor = coll.find({ group: 1 }, { sort: { rank: -1 }, batchSize: 40, raw: true });
+    const got = (await cursor.toArray()) as unknown as Buffer[];
+    const expected = docs.filter((d) => d.group === 1).sort((a, b) => b.rank - a.rank);
+    expect(got).toHaveLength(expected.length);
+    got.forEach((bytes, i) => {
+      expect(Buffer.from(bytes).equals(stored.get(expected[i]!._id.toHexString())!)).toBe(true);
+    });
+    // Decoded by the driver, the same documents with every type intact.
+    const decoded = await coll.find({ group: 1 }, { sort: { rank: -1 }, batchSize: 40 }).toArray();
+    expect(decoded).toEqual(expected.map((d) => BSON.deserialize(BSON.serialize(d))));
+  });
 });

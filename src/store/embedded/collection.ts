@@ -21,6 +21,11 @@ export interface StoredDoc extends DocPair {
   /** Record order: natural order and the tie-breaker inside index entries. */
   readonly seq: number;
   readonly size: number;
+  /**
+   * The stored BSON of a partial document (decoded only for the fields a query reads), so a
+   * reply can send the whole document without decoding the rest.
+   */
+  readonly raw?: Buffer;
 }
 
 export interface IndexRuntime {
@@ -139,7 +144,9 @@ export class DocumentStore {
    */
   fromRow(row: StoredRow, fields?: ReadonlySet<string>): StoredDoc {
     // A few fields decode faster than a cache lookup; the row is as current as the cache.
-    if (fields) return storedDoc({ ...row, doc: projectBson(row.doc, fields) });
+    if (fields) {
+      return { ...storedDoc({ ...row, doc: projectBson(row.doc, fields) }), raw: row.doc };
+    }
     const { cache } = this.deps;
     const cached = cache.peek(this.cacheKey(row.id));
     cache.countHit(cached !== undefined);

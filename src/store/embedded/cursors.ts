@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { BSON, type Document } from "bson";
 import { CommandError } from "./errors.js";
+import { RawDocument } from "./raw-doc.js";
 
 /**
  * Open cursors: the rest of a result set and how to render it, handed out batch by batch.
@@ -59,7 +60,10 @@ function takeBatch(cursor: OpenCursor, limit: number): Document[] {
   let bytes = 0;
   while (cursor.position < cursor.items.length && batch.length < limit) {
     const doc = cursor.render(cursor.items[cursor.position]);
-    const size = BSON.calculateObjectSize(doc, { ignoreUndefined: true });
+    const size =
+      doc instanceof RawDocument
+        ? doc.bytes.length
+        : BSON.calculateObjectSize(doc, { ignoreUndefined: true });
     if (size > MAX_BSON_SIZE) {
       throw new CommandError(
         10334,

@@ -69,6 +69,12 @@ function filterFields(filter: Document, out: Set<string>): boolean {
   return true;
 }
 
+/** The top-level fields a query filter reads, or undefined when it cannot tell. */
+export function filterReads(filter: Document | undefined): Set<string> | undefined {
+  const out = new Set<string>();
+  return filter === undefined || filterFields(filter, out) ? out : undefined;
+}
+
 /**
  * The top-level fields that `filter` and the stages up to the first reducing stage read, or
  * undefined when the whole document may be needed.

@@ -261,8 +261,13 @@ function* scan(
   }
 }
 
-function* fullIndexScan(collection: Collection, ix: IndexRuntime, reverse: boolean) {
-  for (const row of ix.table!.all(reverse)) yield collection.docs.fromRow(row);
+function* fullIndexScan(
+  collection: Collection,
+  ix: IndexRuntime,
+  reverse: boolean,
+  fields: ReadonlySet<string> | undefined,
+) {
+  for (const row of ix.table!.all(reverse)) yield collection.docs.fromRow(row, fields);
 }
 
 function* union(plans: Plan[]): Generator<StoredDoc> {
@@ -389,7 +394,7 @@ export function planQuery(
         const dir = sortDirection(ix, 0, true, sort);
         if (dir !== undefined) {
           return {
-            candidates: fullIndexScan(collection, ix, dir === -1),
+            candidates: fullIndexScan(collection, ix, dir === -1, options.fields),
             sorted: true,
             index: ix.spec.name,
           };

@@ -6,6 +6,7 @@ import { badValue, commandError } from "./errors.js";
 import type { QueryEngine } from "./mingo-engine.js";
 import { planQuery } from "./planner.js";
 import { compileFindProjection } from "./projection.js";
+import { RawDocument } from "./raw-doc.js";
 import { type SortKey, sortDocuments } from "./sort.js";
 import { matchesPhrases, parseSearch, validateTextSpec } from "./text-search.js";
 
@@ -23,6 +24,11 @@ export interface MatchOptions {
   readonly collation?: Document;
   /** The command's `let` variables. */
   readonly variables?: Document;
+  /**
+   * Decode only these top-level fields (the filter's and the sort's): the documents are
+   * partial, with their stored bytes in `raw`, for a reply that sends them whole.
+   */
+  readonly fields?: ReadonlySet<string>;
 }
 
 export interface MatchResult {
@@ -108,7 +114,11 @@ export function matchDocuments(
   // Indexes hold binary-ordered strings, so a collated query does not use them.
   const plan = scores
     ? { candidates: byKeys(collection, scores.keys()), sorted: sort.length === 0, index: "TEXT" }
-    : planQuery(collection, rest, { sort, collation: strcmp !== undefined });
+    : planQuery(collection, rest, {
+        sort,
+        collation: strcmp !== undefined,
+        fields: options.fields,
+      });
   const skip = options.skip ?? 0;
   // Stop early only when candidates already come in the final order.
   const wanted =
@@ -209,6 +219,8 @@ export function createRenderer(
     ? compileFindProjection(engine, split.projection, extractText(filter ?? {}).rest)
     : undefined;
   return (doc) => {
+    // A partial document (decoded for the filter only) goes out as its stored bytes.
+    if (doc.raw && !project && split.scoreFields.length === 0) return new RawDocument(doc.raw);
     let out: Document = project ? project(doc.typed) : doc.typed;
     if (split.scoreFields.length) {
       out = { ...out };

@@ -1,6 +1,7 @@
 import { BSON, type Document } from "bson";
 import { decodeDocument } from "./bson-values.js";
 import { crc32c } from "./crc32c.js";
+import { encodeBody } from "./raw-doc.js";
 
 export const OpCode = {
   Reply: 1,
@@ -163,7 +164,7 @@ function writeHeader(buf: Buffer, requestId: number, responseTo: number, opCode:
 /** A reply OP_MSG: one body section, no flags (we never stream exhaust replies). */
 export function encodeMsg(body: Document, requestId: number, responseTo: number): Buffer {
   // undefined means "missing" (e.g. $arrayElemAt out of range): omitted, as mongod does.
-  const bson = BSON.serialize(body, { ignoreUndefined: true });
+  const bson = encodeBody(body);
   const buf = Buffer.allocUnsafe(HEADER_SIZE + 4 + 1 + bson.length);
   writeHeader(buf, requestId, responseTo, OpCode.Msg);
   buf.writeUInt32LE(0, HEADER_SIZE);

@@ -4,8 +4,9 @@ import { compareValues } from "../bson-order.js";
 import { parseCollation } from "../collation.js";
 import { CommandError, commandError } from "../errors.js";
 import { pathValues } from "../index-keys.js";
+import { filterReads } from "../pipeline-fields.js";
 import { createRenderer, matchDocuments } from "../query-exec.js";
-import { parseSort } from "../sort.js";
+import { parseSort, type SortKey } from "../sort.js";
 import {
   batchSizeOf,
   type CommandContext,
@@ -27,6 +28,24 @@ function nonNegative(field: string, value: number | undefined): number | undefin
     );
   }
   return value;
+}
+
+/**
+ * Without a projection, documents go out as stored: only the fields the filter and the sort
+ * read are decoded (undefined: decode everything, e.g. for `$where` or a text score).
+ */
+function rawFields(
+  filter: Document | undefined,
+  projection: Document | undefined,
+  sort: readonly SortKey[],
+): Set<string> | undefined {
+  if (projection && Object.keys(projection).length > 0) return undefined;
+  if (sort.some((key) => key.textScore)) return undefined;
+  const fields = filterReads(filter);
+  if (!fields) return undefined;
+  fields.add("_id");
+  for (const key of sort) fields.add(key.path.split(".", 1)[0]!);
+  return fields;
 }
 
 function find(ctx: CommandContext): Document {
@@ -58,6 +77,7 @@ function find(ctx: CommandContext): Document {
     limit: limit || undefined,
     collation: optionalDocument(body, "collation"),
     variables: optionalDocument(body, "let"),
+    fields: rawFields(filter, projection, sort),
   });
   const render = createRenderer(engine, projection, filter, scores);
   let batchSize = batchSizeOf(body.batchSize);
