@@ -61,7 +61,7 @@ async function built(app: typeof testApp, input: Record<string, unknown>) {
 async function pushAndWait(
   snapshot: DatasetSnapshotDoc,
   datasetName?: string,
-): Promise<DatasetPushProgress> {
+): Promise<DatasetPushProgress & { attempts: number }> {
   const result = await testApp.gql(PUSH, {
     input: { snapshotId: snapshot._id.toHexString(), ...(datasetName ? { datasetName } : {}) },
   });
@@ -69,12 +69,15 @@ async function pushAndWait(
   const job = result.data?.pushDatasetSnapshotToLangSmith;
   expect(job.__typename).toBe("Job");
   const id = parseId(job.id, ["Job"], "id");
-  let progress: DatasetPushProgress | undefined;
+  let progress: (DatasetPushProgress & { attempts: number }) | undefined;
   await waitUntil(
     async () => {
       const doc = await testApp.services.jobs.get(id);
       if (doc?.state === "dead") throw new Error(`push died: ${JSON.stringify(doc.lastError)}`);
-      progress = doc?.progress as DatasetPushProgress | undefined;
+      progress = {
+        ...(doc?.progress as unknown as DatasetPushProgress),
+        attempts: doc?.attempts ?? 0,
+      };
       return doc?.state === "succeeded";
     },
     { timeoutMs: 90_000, intervalMs: 100, what: "dataset push" },
@@ -94,17 +97,14 @@ async function rowsOf(snapshot: DatasetSnapshotDoc) {
     .toArray();
 }
 
-async function pushedMetric(): Promise<number> {
+async function metric(name: string): Promise<number> {
   const text = await (await testApp.app.fetch("http://localhost/metrics")).text();
   const line = text
     .split("\n")
-    .find((l) =>
-      l.startsWith(
-        'loopgate_integration_items_synced_total{integration="langsmith",direction="push"}',
-      ),
-    );
+    .find((l) => l.startsWith(`${name}{integration="langsmith",direction="push"}`));
   return line ? Number(line.split(" ").at(-1)) : 0;
 }
+const pushedMetric = () => metric("loopgate_integration_items_synced_total");
 
 beforeAll(async () => {
   const { interactions, feedback } = testApp.store.collections;
@@ -249,6 +249,15 @@ describe("pushing dataset snapshots to LangSmith", { timeout: 180_000 }, () => {
       path: /^\/datasets$/,
     });
 
+    // Refused outright (no SDK retry): the job's attempt fails and the queue retries it.
+    fake.server.inject({
+      fault: { kind: "status", status: 400 },
+      times: 1,
+      method: "POST",
+      path: /\/platform\/datasets\/.+\/examples$/,
+    });
+    const errorsBefore = await metric("loopgate_integration_sync_errors_total");
+
     const progress = await pushAndWait(dpo, "support-dpo-curated");
 
     expect(
@@ -265,7 +274,10 @@ describe("pushing dataset snapshots to LangSmith", { timeout: 180_000 }, () => {
       expect(example.outputs).toEqual({ chosen: line.chosen, rejected: line.rejected });
       expect(example.metadata?.dataset_split).toEqual([row.split]);
     }
-    expect(progress.pushed).toBe(rows.length);
+    // The failed attempt's successor resumed from the checkpoint: every row pushed once.
+    expect(progress).toMatchObject({ pushed: rows.length, skipped: 0 });
+    expect(progress.attempts).toBe(2);
+    expect((await metric("loopgate_integration_sync_errors_total")) - errorsBefore).toBe(1);
     // Every injected fault was met.
     const statuses = fake.server.requests.map((r) => r.status);
     expect(statuses).toContain(429);
@@ -298,12 +310,14 @@ describe("pushing dataset snapshots to LangSmith", { timeout: 180_000 }, () => {
         },
       }) as unknown as JobContext<{ snapshotId: string; datasetName: string }>;
 
-    // First attempt: the dataset and two batches, then killed.
-    await expect(testApp.services.integrations.runDatasetPush(context(null, 3))).rejects.toThrow();
+    // First attempt: the dataset and two batches (a checkpoint of the ids about to be sent
+    // before each upload, one of the row reached after it), then killed.
+    await expect(testApp.services.integrations.runDatasetPush(context(null, 5))).rejects.toThrow();
     expect(examplesOf("sft-resumed")).toHaveLength(200);
-    // The next attempt resumes from the checkpoint before the last one, as if the last
-    // checkpoint write had been lost with the process: that batch is found, not sent again.
-    const resumeFrom = checkpoints[1]!;
+    expect(checkpoints.map((c) => c.pending?.length ?? null)).toEqual([null, 100, null, 100, null]);
+    // The next attempt resumes as if the last checkpoint write had been lost with the process:
+    // the second batch was sent after the checkpoint that lists its ids as pending.
+    const resumeFrom = checkpoints[3]!;
     expect(resumeFrom.afterRowId).toBe(rows[99]!._id);
     checkpoints.length = 0;
     const second = new AbortController();
@@ -318,8 +332,9 @@ describe("pushing dataset snapshots to LangSmith", { timeout: 180_000 }, () => {
       new Set(rows.map((row) => row._id)),
     );
     const last = checkpoints.at(-1)!;
-    // The batch the lost checkpoint covered was found, so it counts as skipped, not pushed.
-    expect(last).toMatchObject({ pushed: rows.length - 100, skipped: 100 });
+    // The batch the lost checkpoint covered was found, and counted as pushed (it was pending).
+    expect(last).toMatchObject({ pushed: rows.length, skipped: 0 });
+    expect(last.pending).toBeUndefined();
     expect([...fake.state.datasets.values()].filter((d) => d.name === "sft-resumed")).toHaveLength(
       1,
     );

@@ -147,11 +147,15 @@ export interface LangSmithAdapter {
   pushExamples(datasetId: string, examples: readonly LangSmithExampleInput[]): Promise<number>;
   /**
    * One batch (at most EXAMPLE_BATCH) of examples: those whose ids the dataset lacks are
-   * uploaded; returns how many this call added. Safe to repeat: ids it finds are skipped, and an
+   * uploaded; returns the ids this call added. Safe to repeat: ids it finds are skipped, and an
    * upload the service stored although its answer was lost (409 on the SDK's retry) is confirmed
-   * by reading the ids back.
+   * by reading the ids back. `beforeUpload` runs with the ids about to be sent.
    */
-  addExamples(datasetId: string, examples: readonly LangSmithExampleInput[]): Promise<number>;
+  addExamples(
+    datasetId: string,
+    examples: readonly LangSmithExampleInput[],
+    hooks?: { beforeUpload?: (ids: string[]) => Promise<void> },
+  ): Promise<string[]>;
   listExampleIds(datasetId: string): Promise<Set<string>>;
   ensureFeedbackConfig(
     key: string,
@@ -330,13 +334,14 @@ export function createLangSmithAdapter(options: LangSmithAdapterOptions): LangSm
     async pushExamples(datasetId, examples) {
       let added = 0;
       for (let start = 0; start < examples.length; start += EXAMPLE_BATCH)
-        added += await this.addExamples(datasetId, examples.slice(start, start + EXAMPLE_BATCH));
+        added += (await this.addExamples(datasetId, examples.slice(start, start + EXAMPLE_BATCH)))
+          .length;
       return added;
     },
-    async addExamples(datasetId, examples) {
+    async addExamples(datasetId, examples, hooks = {}) {
       if (examples.length > EXAMPLE_BATCH)
         throw new RangeError(`at most ${EXAMPLE_BATCH} examples per batch`);
-      if (examples.length === 0) return 0;
+      if (examples.length === 0) return [];
       const present = async (ids: readonly string[]) => {
         const found = new Set<string>();
         // `limit` = the number of ids: one page, no second request for an empty one.
@@ -351,7 +356,8 @@ export function createLangSmithAdapter(options: LangSmithAdapterOptions): LangSm
       };
       const known = await present(examples.map((example) => example.id));
       const fresh = examples.filter((example) => !known.has(example.id));
-      if (fresh.length === 0) return 0;
+      if (fresh.length === 0) return [];
+      await hooks.beforeUpload?.(fresh.map((example) => example.id));
       const uploads = fresh.map((example) => ({
         id: example.id,
         dataset_id: datasetId,
@@ -371,7 +377,7 @@ export function createLangSmithAdapter(options: LangSmithAdapterOptions): LangSm
         if (missing.length > 0)
           await call("upload examples", () => client.uploadExamplesMultipart(datasetId, missing));
       }
-      return fresh.length;
+      return fresh.map((example) => example.id);
     },
     ensureFeedbackConfig: (key, config, isLowerScoreBetter) =>
       call("ensure feedback config", async () => {

@@ -7,7 +7,9 @@
  * exist and uploads the others. Example ids are UUID v5 of the row id, so a retried batch, a
  * resumed job or a second push of the same snapshot lands on the same examples: a re-run adds
  * nothing. After every batch the job checkpoints the last row id; a crashed attempt's successor
- * continues from there, and the id check covers the batch that was in flight.
+ * continues from there, and the id check covers the batch that was in flight. The ids about to be
+ * uploaded are checkpointed first, so the successor also knows which of the examples it finds
+ * were added by this push (counted as pushed) rather than by an earlier one (skipped).
  */
 import { createHash } from "node:crypto";
 import { ObjectId } from "mongodb";
@@ -39,6 +41,8 @@ export interface DatasetPushProgress {
   afterRowId: string | null;
   pushed: number;
   skipped: number;
+  /** Ids of the batch after `afterRowId` being uploaded when this was saved. */
+  pending?: string[];
 }
 
 /** The dataset a snapshot goes to unless a name is given. */
@@ -151,6 +155,7 @@ export function createLangSmithDatasetPush(
           afterRowId: saved.afterRowId ?? null,
           pushed: saved.pushed ?? 0,
           skipped: saved.skipped ?? 0,
+          ...(saved.pending ? { pending: saved.pending } : {}),
         };
       } else {
         const dataset = await adapter.ensureDataset(datasetName, describeSnapshot(snapshot), {
@@ -185,17 +190,28 @@ export function createLangSmithDatasetPush(
             loopgate_feedback_ids: row.feedbackIds.map((id) => id.toHexString()),
           },
         }));
-        const added = await adapter.addExamples(progress.datasetId, examples);
+        const uploaded = new Set(
+          await adapter.addExamples(progress.datasetId, examples, {
+            beforeUpload: (ids) => context.checkpoint({ ...progress, pending: ids }),
+          }),
+        );
+        // Found, but sent by the attempt that died after sending them: this push added them.
+        const before = new Set(progress.pending ?? []);
+        const inherited = examples.filter(
+          (example) => !uploaded.has(example.id) && before.has(example.id),
+        ).length;
+        const added = uploaded.size + inherited;
+        const { pending: _done, ...rest } = progress;
         progress = {
-          ...progress,
+          ...rest,
           afterRowId: page.at(-1)!._id,
           pushed: progress.pushed + added,
           skipped: progress.skipped + page.length - added,
         };
-        // Counted once the batch is stored; a crash before the checkpoint makes the next attempt
-        // find these examples and count them as skipped, so the counter never counts one twice.
-        if (added > 0) hooks.pushed(added);
+        // Counted once the checkpoint holds the batch: an attempt that dies (or loses its lease)
+        // before that leaves the counting to the successor that finds them through `pending`.
         await context.checkpoint({ ...progress });
+        if (added > 0) hooks.pushed(added);
         context.signal.throwIfAborted();
       }
       deps.logger.info(
