@@ -192,7 +192,12 @@ export function createLangSmithDatasetPush(
         }));
         const uploaded = new Set(
           await adapter.addExamples(progress.datasetId, examples, {
-            beforeUpload: (ids) => context.checkpoint({ ...progress, pending: ids }),
+            // Kept with what an earlier attempt had pending on this batch, found or not.
+            beforeUpload: (ids) =>
+              context.checkpoint({
+                ...progress,
+                pending: [...new Set([...(progress.pending ?? []), ...ids])],
+              }),
           }),
         );
         // Found, but sent by the attempt that died after sending them: this push added them.
