@@ -1,6 +1,7 @@
 import { BUILD_JOB } from "./datasets/snapshots.js";
 import { POST_WRITE_JOB } from "./feedback/outbox.js";
 import { hexToObjectId } from "./ids.js";
+import { DATASET_PUSH_JOB } from "./integrations/sync/langsmith-datasets.js";
 import { SYNC_JOB, WEBHOOK_JOB } from "./integrations/sync/service.js";
 import { type JobCatalog, type JobContext, LeaseLostError } from "./jobs/types.js";
 import { AGREEMENT_JOB } from "./pipeline/agreement-reports.js";
@@ -29,6 +30,8 @@ export const jobCatalog: JobCatalog<Services> = {
     // Syncs resume from their cursor; many attempts ride out a service's outage.
     { name: SYNC_JOB, maxAttempts: 25 },
     { name: WEBHOOK_JOB, maxAttempts: 10 },
+    // A push resumes from its checkpoint; one at a time keeps LangSmith's rate limits in reach.
+    { name: DATASET_PUSH_JOB, maxAttempts: 25, concurrency: 1 },
   ],
   handlers: (services) => ({
     [POST_WRITE_JOB]: async ({ job }: { job: { payload: { feedbackId?: unknown } } }) => {
@@ -88,6 +91,7 @@ export const jobCatalog: JobCatalog<Services> = {
     },
     [SYNC_JOB]: (context) => services.integrations.runSync(context),
     [WEBHOOK_JOB]: (context) => services.integrations.runWebhook(context),
+    [DATASET_PUSH_JOB]: (context) => services.integrations.runDatasetPush(context),
   }),
 };
 

@@ -1,9 +1,12 @@
 import { ValidationError } from "../errors.js";
+import { parseId } from "../ids.js";
 import { builder } from "../schema/builder.js";
 import {
   ExpertAgreementType,
   IntegrationNameEnum,
   IntegrationStatusType,
+  PushDatasetSnapshotInput,
+  PushDatasetSnapshotResult,
   SyncDirectionEnum,
   SyncIntegrationResult,
 } from "../schema/integrations.js";
@@ -48,6 +51,29 @@ builder.mutationFields((t) => ({
           },
         ]);
       return (await integrations.enqueue(args.name, args.direction)).job;
+    },
+  }),
+  pushDatasetSnapshotToLangSmith: t.field({
+    type: PushDatasetSnapshotResult,
+    authScopes: { admin: true },
+    description:
+      "Queues the push of a READY dataset snapshot to a LangSmith dataset (job `integration.langsmith-dataset`): one example per row, its split (train or eval) as the example's split, with an example id derived from the snapshot and row, so a retried, resumed or repeated push adds no duplicate. While a push of the same snapshot is queued or running, that job is returned (with the name it was queued with); a dead one is revived. The job's progress shows datasetId, pushed and skipped.",
+    args: {
+      input: t.arg({
+        type: PushDatasetSnapshotInput,
+        required: true,
+        description: "The snapshot and the dataset name.",
+      }),
+    },
+    resolve: async (_root, args, context) => {
+      const snapshotId = parseId(
+        String(args.input.snapshotId),
+        ["DatasetSnapshot"],
+        "input.snapshotId",
+      );
+      return (
+        await context.services.integrations.enqueueDatasetPush(snapshotId, args.input.datasetName)
+      ).job;
     },
   }),
 }));

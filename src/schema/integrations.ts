@@ -1,4 +1,5 @@
-import { ForbiddenError, ValidationError } from "../errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
+import { MAX_DATASET_NAME } from "../integrations/sync/langsmith-datasets.js";
 import type {
   DirectionStatus,
   ExpertAgreement,
@@ -167,3 +168,25 @@ export const SyncIntegrationResult = builder.errorUnion("SyncIntegrationResult",
   description: "The queued sync job, or why none was queued.",
   types: [JobRef, ValidationError, ForbiddenError],
 });
+
+export const PushDatasetSnapshotInput = builder.inputType("PushDatasetSnapshotToLangSmithInput", {
+  description: "Which snapshot to push, and to which LangSmith dataset.",
+  fields: (t) => ({
+    snapshotId: t.id({
+      required: true,
+      description: "The dataset snapshot (global ID or database id); it must be READY.",
+    }),
+    datasetName: t.string({
+      description: `The LangSmith dataset (1 to ${MAX_DATASET_NAME} characters), found by name or created; default \`loopgate-<kind>-<snapshot id>\` (underscores of the kind as hyphens, e.g. loopgate-reward-score-<id>).`,
+    }),
+  }),
+});
+
+export const PushDatasetSnapshotResult = builder.errorUnion(
+  "PushDatasetSnapshotToLangSmithResult",
+  {
+    description:
+      "The queued push job, or why none was queued: ValidationError (LangSmith not configured, bad name or id), NotFoundError (no such snapshot), ConflictError (the snapshot is not READY).",
+    types: [JobRef, ValidationError, NotFoundError, ConflictError, ForbiddenError],
+  },
+);

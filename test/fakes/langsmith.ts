@@ -8,8 +8,12 @@
  * and `feedback_source` required, `score` a strict number or boolean, `value` a string or object;
  * feedback configs that upsert and answer 400 on a conflicting config), and the SDK's own wire
  * behaviour read from its source: `GET /info` flags, offset paging (`offset`/`limit`, arrays),
- * multipart example upload to `/v1/platform/datasets/{id}/examples` followed by
- * `GET /examples/{id}`. FastAPI error bodies: `{"detail": …}`. Notes:
+ * multipart example upload to `/v1/platform/datasets/{id}/examples` (one JSON part per example
+ * named by its UUID with `created_at`, `metadata`, `split`, …, and `<id>.inputs` / `<id>.outputs`
+ * parts; an id that exists answers 409 and nothing of the upload is stored), example listings
+ * filtered by `dataset`, repeated `id` and `splits` (splits kept as the service keeps them, in
+ * `metadata.dataset_split`, "base" when none is given), and `GET /examples/{id}`. FastAPI error
+ * bodies: `{"detail": …}`. Notes:
  * /work/shared/reference/langsmith.md.
  *
  * Deliberately stricter than the real service: unknown body fields are refused (422) and
@@ -542,15 +546,57 @@ export async function startFakeLangSmith(
             throw unprocessable(["body", name], "Unexpected part");
         }
         const at = iso();
+        const bodies = new Map<string, { metadata: Record<string, unknown>; split: string[] }>();
         for (const exampleId of ids) {
-          const meta = parts.get(exampleId) as { metadata?: Record<string, unknown> };
+          const body = parts.get(exampleId);
+          if (typeof body !== "object" || body === null || Array.isArray(body))
+            throw unprocessable(["body", exampleId], "Input should be a valid dictionary");
+          only(body as Record<string, unknown>, [
+            "created_at",
+            "metadata",
+            "split",
+            "source_run_id",
+            "use_source_run_io",
+            "use_source_run_attachments",
+          ]);
+          const { metadata, split } = body as { metadata?: unknown; split?: unknown };
+          if (
+            metadata !== undefined &&
+            (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))
+          )
+            throw unprocessable(
+              ["body", exampleId, "metadata"],
+              "Input should be a valid dictionary",
+            );
+          const splits = split === undefined ? ["base"] : Array.isArray(split) ? split : [split];
+          if (splits.length === 0 || splits.some((name) => typeof name !== "string" || name === ""))
+            throw unprocessable(
+              ["body", exampleId, "split"],
+              "Input should be a string or a list of strings",
+            );
+          for (const side of ["inputs", "outputs"])
+            if (parts.has(`${exampleId}.${side}`)) {
+              const value = parts.get(`${exampleId}.${side}`);
+              if (typeof value !== "object" || value === null || Array.isArray(value))
+                throw unprocessable(
+                  ["body", `${exampleId}.${side}`],
+                  "Input should be a valid dictionary",
+                );
+            }
+          bodies.set(exampleId, {
+            metadata: (metadata as Record<string, unknown> | undefined) ?? {},
+            split: splits as string[],
+          });
+        }
+        for (const exampleId of ids) {
+          const { metadata, split } = bodies.get(exampleId)!;
           state.examples.set(exampleId, {
             id: exampleId,
             dataset_id: dataset.id,
             inputs: parts.get(`${exampleId}.inputs`) as Record<string, unknown>,
             outputs:
               (parts.get(`${exampleId}.outputs`) as Record<string, unknown> | undefined) ?? null,
-            metadata: meta.metadata ?? null,
+            metadata: { ...metadata, dataset_split: split },
             created_at: at,
             modified_at: at,
           });
@@ -573,11 +619,23 @@ export async function startFakeLangSmith(
       pattern: /^\/examples$/,
       run: (request) => {
         const dataset = request.query.get("dataset");
+        const ids = request.query.getAll("id");
+        const splits = request.query.getAll("splits");
+        for (const id of ids)
+          if (!UUID.test(id)) throw unprocessable(["query", "id"], "Input should be a valid UUID");
+        if (dataset !== null && !state.datasets.has(dataset))
+          throw detail(404, "Dataset not found");
         return ok(
           200,
           page(
             [...state.examples.values()].filter(
-              (e) => dataset === null || e.dataset_id === dataset,
+              (e) =>
+                (dataset === null || e.dataset_id === dataset) &&
+                (ids.length === 0 || ids.includes(e.id)) &&
+                (splits.length === 0 ||
+                  ((e.metadata?.dataset_split as string[] | undefined) ?? []).some((split) =>
+                    splits.includes(split),
+                  )),
             ),
             request.query,
           ),

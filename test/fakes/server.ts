@@ -43,7 +43,9 @@ export class FakeHttpError extends Error {
 export type Fault =
   | { kind: "status"; status: number; retryAfter?: string; body?: unknown }
   | { kind: "delay"; ms: number }
-  | { kind: "drop" };
+  | { kind: "drop" }
+  /** The request is handled (its write is stored), then answered with `status`: a lost answer. */
+  | { kind: "lost"; status: number };
 
 export interface FaultRule {
   fault: Fault;
@@ -199,6 +201,11 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
           body: options.errorBody(500, `fake crashed: ${String(error)} ${randomUUID()}`),
         };
     }
+    if (fault?.kind === "lost" && reply.status < 300)
+      reply = {
+        status: fault.status,
+        body: options.errorBody(fault.status, STATUS_TEXT[fault.status] ?? "Injected fault"),
+      };
     record(reply.status);
     if (!res.destroyed) send(res, reply);
   }

@@ -236,7 +236,8 @@ describe("LangSmith through the official SDK against the fake", () => {
       fake.server.requests.slice(-8).map((r) => r.path.replace(/[0-9a-f-]{36}/g, ":id")),
     );
     expect(paths).toContain("/api/v1/platform/datasets/:id/examples");
-    expect(paths).toContain("/api/v1/examples/:id");
+    // The ids are looked up before the upload (no read-back of each example afterwards).
+    expect(paths).toContain("/api/v1/examples");
   });
 
   it("respects 429 Retry-After on a push", async () => {

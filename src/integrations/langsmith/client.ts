@@ -77,7 +77,12 @@ export interface LangSmithExampleInput {
   inputs: Record<string, unknown>;
   outputs?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+  /** The dataset split(s) it belongs to (LangSmith keeps them in `metadata.dataset_split`). */
+  split?: string | string[];
 }
+
+/** Examples one upload or one id lookup carries: the API's page size for example listings. */
+export const EXAMPLE_BATCH = 100;
 
 export type LangSmithFeedbackConfig =
   | { type: "continuous"; min?: number | null; max?: number | null }
@@ -132,10 +137,25 @@ export interface LangSmithAdapter {
     cursor?: string;
     pageSize?: number;
   }): Promise<{ runs: LangSmithRun[]; nextCursor: string | undefined }>;
-  /** Finds the dataset by name or creates it. */
-  ensureDataset(name: string, description?: string): Promise<{ id: string; name: string }>;
+  /** Finds the dataset by name or creates it (with the description and metadata given). */
+  ensureDataset(
+    name: string,
+    description?: string,
+    metadata?: Record<string, unknown>,
+  ): Promise<{ id: string; name: string }>;
   /** Adds examples not yet in the dataset (known ids are skipped); returns how many were added. */
   pushExamples(datasetId: string, examples: readonly LangSmithExampleInput[]): Promise<number>;
+  /**
+   * One batch (at most EXAMPLE_BATCH) of examples: those whose ids the dataset lacks are
+   * uploaded; returns the ids this call added. Safe to repeat: ids it finds are skipped, and an
+   * upload the service stored although its answer was lost (409 on the SDK's retry) is confirmed
+   * by reading the ids back. `beforeUpload` runs with the ids about to be sent.
+   */
+  addExamples(
+    datasetId: string,
+    examples: readonly LangSmithExampleInput[],
+    hooks?: { beforeUpload?: (ids: string[]) => Promise<void> },
+  ): Promise<string[]>;
   listExampleIds(datasetId: string): Promise<Set<string>>;
   ensureFeedbackConfig(
     key: string,
@@ -279,7 +299,7 @@ export function createLangSmithAdapter(options: LangSmithAdapterOptions): LangSm
           nextCursor: page.next_cursor ? page.next_cursor : undefined,
         };
       }),
-    ensureDataset: (name, description) =>
+    ensureDataset: (name, description, metadata) =>
       call("ensure dataset", async () => {
         try {
           const found = await client.readDataset({ datasetName: name });
@@ -291,6 +311,7 @@ export function createLangSmithAdapter(options: LangSmithAdapterOptions): LangSm
         try {
           const created = await client.createDataset(name, {
             ...(description ? { description } : {}),
+            ...(metadata ? { metadata } : {}),
             dataType: "kv",
           });
           return { id: created.id, name: created.name };
@@ -311,23 +332,52 @@ export function createLangSmithAdapter(options: LangSmithAdapterOptions): LangSm
       }
     },
     async pushExamples(datasetId, examples) {
-      const existing = await this.listExampleIds(datasetId);
-      const fresh = examples.filter((example) => !existing.has(example.id));
-      for (let start = 0; start < fresh.length; start += 100) {
-        const chunk = fresh.slice(start, start + 100);
-        await call("push examples", () =>
-          client.createExamples(
-            chunk.map((example) => ({
-              id: example.id,
-              dataset_id: datasetId,
-              inputs: example.inputs,
-              ...(example.outputs ? { outputs: example.outputs } : {}),
-              ...(example.metadata ? { metadata: example.metadata } : {}),
-            })),
-          ),
-        );
+      let added = 0;
+      for (let start = 0; start < examples.length; start += EXAMPLE_BATCH)
+        added += (await this.addExamples(datasetId, examples.slice(start, start + EXAMPLE_BATCH)))
+          .length;
+      return added;
+    },
+    async addExamples(datasetId, examples, hooks = {}) {
+      if (examples.length > EXAMPLE_BATCH)
+        throw new RangeError(`at most ${EXAMPLE_BATCH} examples per batch`);
+      if (examples.length === 0) return [];
+      const present = async (ids: readonly string[]) => {
+        const found = new Set<string>();
+        // `limit` = the number of ids: one page, no second request for an empty one.
+        const iterator = client
+          .listExamples({ datasetId, exampleIds: [...ids], limit: ids.length })
+          [Symbol.asyncIterator]();
+        for (;;) {
+          const next = await call("list examples", () => iterator.next());
+          if (next.done) return found;
+          found.add(next.value.id);
+        }
+      };
+      const known = await present(examples.map((example) => example.id));
+      const fresh = examples.filter((example) => !known.has(example.id));
+      if (fresh.length === 0) return [];
+      await hooks.beforeUpload?.(fresh.map((example) => example.id));
+      const uploads = fresh.map((example) => ({
+        id: example.id,
+        dataset_id: datasetId,
+        inputs: example.inputs,
+        ...(example.outputs ? { outputs: example.outputs } : {}),
+        ...(example.metadata ? { metadata: example.metadata } : {}),
+        ...(example.split ? { split: example.split } : {}),
+      }));
+      try {
+        // Not createExamples: it reads every created example back with one GET each.
+        await call("upload examples", () => client.uploadExamplesMultipart(datasetId, uploads));
+      } catch (error) {
+        if (!(error instanceof LangSmithApiError) || error.status !== 409) throw error;
+        // The SDK retried an upload whose first answer was lost after it was stored: converge.
+        const stored = await present(fresh.map((example) => example.id));
+        const missing = uploads.filter((upload) => !stored.has(upload.id));
+        if (missing.length > 0)
+          await call("upload examples", () => client.uploadExamplesMultipart(datasetId, missing));
       }
-      return fresh.length;
+      return fresh.map((example) => example.id);
     },
     ensureFeedbackConfig: (key, config, isLowerScoreBetter) =>
       call("ensure feedback config", async () => {

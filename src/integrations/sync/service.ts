@@ -4,7 +4,9 @@
  * running a sync as a job (cursor from the stored state, progress saved after every batch, the
  * outcome recorded), handling queued webhook deliveries, and the status the GraphQL API shows.
  */
+import type { ObjectId } from "mongodb";
 import type { IntegrationsConfig } from "../../config.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../errors.js";
 import type { EnqueueResult, JobQueue } from "../../jobs/queue.js";
 import type { JobContext } from "../../jobs/types.js";
 import { krippendorffAlpha, pairwiseAgreement } from "../../pipeline/agreement.js";
@@ -22,6 +24,14 @@ import { createLangSmithAdapter } from "../langsmith/client.js";
 import { type ArgillaSync, createArgillaSync, type DeliveredResponse } from "./argilla-sync.js";
 import type { SyncDeps, SyncFunction } from "./context.js";
 import { createLabelStudioSync, type LabelStudioSync } from "./labelstudio-sync.js";
+import {
+  createLangSmithDatasetPush,
+  DATASET_PUSH_JOB,
+  type DatasetPushPayload,
+  defaultDatasetName,
+  type LangSmithDatasetPush,
+  MAX_DATASET_NAME,
+} from "./langsmith-datasets.js";
 import { createLangSmithSync, type LangSmithSync } from "./langsmith-sync.js";
 import type { RunCounts } from "./state.js";
 
@@ -86,6 +96,14 @@ export interface IntegrationService {
   enqueueWebhook(payload: WebhookJobPayload, dedupKey: string): Promise<EnqueueResult>;
   runSync(context: JobContext<{ integration?: unknown; direction?: unknown }>): Promise<void>;
   runWebhook(context: JobContext<WebhookJobPayload>): Promise<void>;
+  /**
+   * Queues the push of a ready dataset snapshot to a LangSmith dataset (default name
+   * `loopgate-<kind>-<snapshot id>`); while a push of that snapshot waits or runs, that job is
+   * returned. Refused (nothing written) when LangSmith is not configured (ValidationError), the
+   * snapshot does not exist (NotFoundError) or is not ready (ConflictError).
+   */
+  enqueueDatasetPush(snapshotId: ObjectId, datasetName?: string | null): Promise<EnqueueResult>;
+  runDatasetPush(context: JobContext<Partial<DatasetPushPayload>>): Promise<void>;
   status(): Promise<IntegrationStatus[]>;
   /** Agreement among expert annotators on one feedback key (from Argilla, Label Studio, …). */
   expertAgreement(key: string): Promise<ExpertAgreement>;
@@ -111,6 +129,7 @@ export function createIntegrationService(deps: IntegrationServiceDeps): Integrat
   };
   const circuits = new Map<IntegrationName, () => string>();
   let langsmith: LangSmithSync | undefined;
+  let datasetPush: LangSmithDatasetPush | undefined;
   let argilla: ArgillaSync | undefined;
   let labelstudio: LabelStudioSync | undefined;
   if (config.langsmith) {
@@ -122,6 +141,9 @@ export function createIntegrationService(deps: IntegrationServiceDeps): Integrat
     });
     circuits.set("langsmith", () => adapter.http.circuitState());
     langsmith = createLangSmithSync(deps, adapter, config.langsmith);
+    datasetPush = createLangSmithDatasetPush(deps, adapter, {
+      pushed: (items) => observer?.synced("langsmith", "push", items),
+    });
   }
   if (config.argilla) {
     const client = createArgillaClient({
@@ -232,6 +254,66 @@ export function createIntegrationService(deps: IntegrationServiceDeps): Integrat
       }
       const counts = await labelstudio.importAnnotation(payload.annotation, payload.task);
       if (counts.synced > 0) observer?.synced("labelstudio", "pull", counts.synced);
+    },
+    async enqueueDatasetPush(snapshotId, datasetName) {
+      if (!datasetPush)
+        throw new ValidationError([
+          {
+            path: "input",
+            message:
+              "LangSmith is not configured: set LANGSMITH_API_KEY (see the README's Integrations section)",
+          },
+        ]);
+      const name = datasetName?.trim();
+      if (
+        datasetName !== null &&
+        datasetName !== undefined &&
+        (!name || name.length > MAX_DATASET_NAME)
+      )
+        throw new ValidationError([
+          {
+            path: "input.datasetName",
+            message: `must be 1 to ${MAX_DATASET_NAME} characters (not only spaces)`,
+          },
+        ]);
+      const snapshot = await deps.collections.datasetSnapshots.findOne(
+        { _id: snapshotId },
+        { projection: { _id: 1, kind: 1, state: 1 } },
+      );
+      if (!snapshot) throw new NotFoundError("DatasetSnapshot", snapshotId.toHexString());
+      if (snapshot.state !== "ready")
+        throw new ConflictError(
+          `dataset snapshot ${snapshotId.toHexString()} is ${snapshot.state}; only ready snapshots are pushed`,
+        );
+      const payload: DatasetPushPayload = {
+        snapshotId: snapshotId.toHexString(),
+        datasetName: name || defaultDatasetName(snapshot),
+      };
+      const result = await jobs.enqueue(
+        DATASET_PUSH_JOB,
+        { ...payload },
+        {
+          key: `${DATASET_PUSH_JOB}:${payload.snapshotId}`,
+        },
+      );
+      if (!result.created && result.job.state === "dead")
+        return { job: await jobs.retry(result.job._id), created: false };
+      return result;
+    },
+    async runDatasetPush(context) {
+      if (!datasetPush) {
+        deps.logger.warn(
+          { snapshotId: context.job.payload.snapshotId },
+          "dataset push skipped: LangSmith is not configured",
+        );
+        return;
+      }
+      try {
+        await datasetPush.run(context);
+      } catch (error) {
+        observer?.failed("langsmith", "push");
+        throw error;
+      }
     },
     async status() {
       const states = new Map((await deps.state.list()).map((doc) => [doc._id, doc]));
