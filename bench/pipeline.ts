@@ -116,13 +116,10 @@ export async function benchPipeline(
   }
 }
 
-export async function printPipelineBench(client: MongoClient, dbName: string): Promise<void> {
+export async function printPipelineBench(uri: string, dbName: string): Promise<void> {
   const count = Number(process.env.BENCH_PIPELINE_DOCS ?? 100_000);
-  const uri = (client.options.hosts ?? []).map(String)[0];
   console.log(`pipeline backfill over ${count.toLocaleString("en-US")} seeded feedback:`);
-  const r = await benchPipeline(`mongodb://${uri}`, `${dbName}_pipeline`, count, (line) =>
-    console.log(line),
-  );
+  const r = await benchPipeline(uri, `${dbName}_pipeline`, count, (line) => console.log(line));
   const int = (n: number) => Math.round(n).toLocaleString("en-US");
   console.log(`  full pipeline (backfill, batches of 200):  ${int(r.pipelinePerSec)} feedback/s`);
   console.log(`  baseline: plain cursor read:               ${int(r.readPerSec)} feedback/s`);

@@ -104,7 +104,8 @@ async function runStoreBench(scaleDocs: number) {
       return;
     }
     if (process.env.BENCH_ONLY === "pipeline") {
-      await printPipelineBench(client, dbName);
+      await printPipelineBench(uri, dbName);
+      return;
     }
     if (process.env.BENCH_ONLY === "datasets") {
       await printDatasetBench(client, uri, dbName);

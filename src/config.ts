@@ -209,7 +209,8 @@ export const configSchema = z.object({
   /** Embedded store only: budget of its decoded-document cache, in MiB (documents stay in SQLite). */
   EMBEDDED_CACHE_MB: z.coerce.number().int().min(1).max(65_536).default(64),
   /** Embedded store only: documents past which the log warns once to move to MongoDB. */
-  EMBEDDED_BUDGET_DOCUMENTS: z.coerce.number().int().positive().default(300_000),
+  // The largest size measured (`npm run bench -- --only scale --docs 2000000`: 233 MB RSS).
+  EMBEDDED_BUDGET_DOCUMENTS: z.coerce.number().int().positive().default(2_000_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   GRAPHIQL: booleanFlag.optional(),
