@@ -4,7 +4,6 @@
  * baselines measured in the same run on the same documents — a plain cursor read, and a read
  * plus one bulk `$set` per batch (the least any backfill that writes a result per feedback does).
  */
-import type { MongoClient } from "mongodb";
 import { systemClock } from "../src/clock.js";
 import { loadConfig } from "../src/config.js";
 import { createPipelineService } from "../src/pipeline/service.js";

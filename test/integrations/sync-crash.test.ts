@@ -129,6 +129,11 @@ describe("an integration sync killed mid-way", () => {
       { timeoutMs: 90_000, intervalMs: 200, what: "the push to finish after the restart" },
     );
     for (const kind of ["rating", "correction", "choices"] as const) {
+      // One project per kind: the push and the pull start together and must not both create it.
+      const titled = [...fake.state.projects.values()].filter(
+        (p) => p.title === labelStudioProjectTitle(kind),
+      );
+      expect(titled, kind).toHaveLength(1);
       const tasks = tasksOf(kind);
       const ids = tasks.map((t) => t.meta.loopgateInteractionId);
       expect(new Set(ids).size, kind).toBe(ITEMS);

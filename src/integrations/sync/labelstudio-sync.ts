@@ -64,10 +64,19 @@ export function createLabelStudioSync(
   client: LabelStudioClient,
   settings: { maxAnnotations: number },
 ): LabelStudioSync {
-  let projects: Map<ProjectKind, number> | undefined;
+  // One lookup at a time: the push and the pull start together, and two lookups that both found
+  // no project would each create one, leaving two projects of one title (tasks split between them).
+  let projects: Promise<Map<ProjectKind, number>> | undefined;
 
-  async function projectIds(): Promise<Map<ProjectKind, number>> {
-    if (projects) return projects;
+  function projectIds(): Promise<Map<ProjectKind, number>> {
+    projects ??= findOrCreateProjects().catch((error: unknown) => {
+      projects = undefined;
+      throw error;
+    });
+    return projects;
+  }
+
+  async function findOrCreateProjects(): Promise<Map<ProjectKind, number>> {
     const found = new Map<ProjectKind, number>();
     const titles = new Map(projectKinds.map((kind) => [labelStudioProjectTitle(kind), kind]));
     for (let page = 1; ; page++) {
@@ -88,7 +97,6 @@ export function createLabelStudioSync(
         });
         found.set(kind, created.id);
       }
-    projects = found;
     return found;
   }
 
