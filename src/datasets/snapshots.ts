@@ -165,20 +165,25 @@ export function createDatasetService(deps: {
   const readFeedback = async (snapshot: DatasetSnapshotDoc): Promise<SourceFeedback[]> => {
     const { filter } = snapshot;
     const query: Filter<FeedbackDoc> = {
-      kind: { $in: [...feedbackKindsFor[snapshot.kind]] },
       createdAt: { ...(filter.from ? { $gte: filter.from } : {}), $lt: filter.until },
       status: "active",
     };
     if (filter.keys) query.key = { $in: filter.keys };
     if (filter.modelIds) query["model.id"] = { $in: filter.modelIds };
     if (filter.sources) query.source = { $in: filter.sources as FeedbackSource[] };
-    const docs = (await collections.feedback
-      // No projection: on the embedded store projecting costs more than it saves (measured by
-      // `BENCH_ONLY=datasets npm run bench`), and these documents are small.
-      .find(query, {
-        batchSize: 5_000,
-      })
-      .toArray()) as SourceFeedback[];
+    // One cursor per kind, read together: the driver asks for a cursor's next batch only once it
+    // has decoded the last, so a single cursor leaves the database idle while the gateway decodes
+    // and the other way round. No projection: on the embedded store projecting costs more than it
+    // saves (measured by `BENCH_ONLY=datasets npm run bench`), and these documents are small.
+    const perKind = await Promise.all(
+      feedbackKindsFor[snapshot.kind].map(
+        (kind) =>
+          collections.feedback.find({ ...query, kind }, { batchSize: 5_000 }).toArray() as Promise<
+            SourceFeedback[]
+          >,
+      ),
+    );
+    const docs = perKind.flat();
     // Id order (creation order) makes every later step independent of the plan the store chose.
     const keyed = docs.map((doc) => [doc._id.toHexString(), doc] as const);
     keyed.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
@@ -197,15 +202,24 @@ export function createDatasetService(deps: {
     }
     const all = [...ids.values()];
     const found = new Map<string, SourceInteraction>();
-    for (let start = 0; start < all.length; start += INTERACTION_BATCH) {
-      const docs = await collections.interactions
+    const read = (start: number) => {
+      const batch = collections.interactions
         .find(
           { _id: { $in: all.slice(start, start + INTERACTION_BATCH) } },
           { batchSize: INTERACTION_BATCH },
         )
         .toArray();
+      // Awaited on the next turn; until then a failure must not count as unhandled.
+      batch.catch(() => undefined);
+      return batch;
+    };
+    // Two batches in flight, for the same reason as the feedback's cursors above.
+    let next = all.length > 0 ? read(0) : undefined;
+    for (let start = 0; next; start += INTERACTION_BATCH) {
+      const current = next;
+      next = start + INTERACTION_BATCH < all.length ? read(start + INTERACTION_BATCH) : undefined;
       // An erased user's answers are not training data.
-      for (const doc of docs) if (!doc.erasedAt) found.set(doc._id.toHexString(), doc);
+      for (const doc of await current) if (!doc.erasedAt) found.set(doc._id.toHexString(), doc);
     }
     return found;
   };
