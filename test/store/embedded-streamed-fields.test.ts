@@ -1,8 +1,8 @@
 import { Binary, BSON, Decimal128, Double, Long, MaxKey, MinKey, ObjectId, Timestamp } from "bson";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectBson } from "../../src/store/embedded/bson-project.js";
-import { decodeDocument } from "../../src/store/embedded/bson-values.js";
+import { projectBson, readScalarFields } from "../../src/store/embedded/bson-project.js";
+import { decodeDocument, toView } from "../../src/store/embedded/bson-values.js";
 import { streamedFields } from "../../src/store/embedded/pipeline-fields.js";
 import { usePrivateStore } from "./embedded-helpers.js";
 
@@ -41,6 +41,45 @@ describe("partial decoding of streamed aggregations", () => {
       for (const n of keep) expect(partial[n]).toEqual(full[n]);
     }
     expect(decodeDocument(projectBson(bytes, new Set()))).toEqual({});
+  });
+
+  it("reads scalar fields straight from the bytes as the general decoder would, and declines the rest", () => {
+    const doc = {
+      _id: "x",
+      i: 7,
+      neg: -12,
+      d: 1.5,
+      dd: new Double(2),
+      negZero: new Double(-0),
+      big: 2 ** 40,
+      s: "héllo",
+      empty: "",
+      b: false,
+      t: true,
+      date: new Date(-86_400_000),
+      later: new Date(Date.UTC(2262, 0, 1)),
+      n: null,
+      o: { a: 1 },
+      l: Long.fromNumber(3),
+    };
+    const bytes = Buffer.from(BSON.serialize(doc));
+    const scalars = Object.keys(doc).filter((k) => k !== "o" && k !== "l");
+    for (let i = 0; i < scalars.length; i++) {
+      const keep = new Set(scalars.filter((_, j) => j % 4 === i % 4 || j === i));
+      const read = readScalarFields(bytes, keep)!;
+      const typed = decodeDocument(projectBson(bytes, keep));
+      expect(read.typed).toEqual(typed);
+      expect(Object.keys(read.typed)).toEqual(Object.keys(typed));
+      expect(read.view).toEqual(toView(typed));
+    }
+    // An integral double stays a Double in the typed form (a number would go out as int32).
+    const read = readScalarFields(bytes, new Set(["dd", "negZero", "i"]))!;
+    expect(read.typed.dd).toBeInstanceOf(Double);
+    expect(read.typed.negZero).toBeInstanceOf(Double);
+    expect(read.view).toEqual({ i: 7, dd: 2, negZero: -0 });
+    expect(readScalarFields(bytes, new Set(["i", "o"]))).toBeUndefined();
+    expect(readScalarFields(bytes, new Set(["l"]))).toBeUndefined();
+    expect(readScalarFields(bytes, new Set(["missing"]))).toEqual({ typed: {}, view: {} });
   });
 
   it("knows which fields a pipeline reads, and when it cannot tell", () => {
@@ -125,6 +164,53 @@ describe("streamed $group through the driver", () => {
       };
     });
     expect(partial.map(({ total: _, ...rest }) => rest)).toEqual(expected);
+  });
+
+  it("evaluates simple $group operands exactly as the general evaluator does", async () => {
+    const coll = client.db("streamed").collection("operands");
+    await coll.createIndex({ at: 1 });
+    const values = [1, 2.5, -3, "b", "a", "", null, true, false, new Date(7), [1, 2], { x: 1 }];
+    const docs = Array.from({ length: 300 }, (_, i) => ({
+      at: i,
+      g: i % 4 === 3 ? undefined : ["k1", 2, null][i % 4],
+      a: values[i % values.length],
+      b: values[(i * 5) % values.length],
+      ...(i % 6 === 0 ? {} : { c: i % 11 }),
+      ...(i % 9 === 0 ? { l: Long.fromNumber(i) } : {}),
+    }));
+    await coll.insertMany(docs, { ignoreUndefined: true });
+    const comparisons = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"];
+    const operands: Record<string, unknown> = {
+      a: "$a",
+      lit: "text",
+      num: 4,
+      ...Object.fromEntries(comparisons.map((op) => [op.slice(1), { [op]: ["$a", "$b"] }])),
+      missing: { $eq: ["$nope", null] },
+      condArray: { $cond: [{ $gt: ["$c", 5] }, "$c", "$b"] },
+      // biome-ignore lint/suspicious/noThenProperty: $cond's documented object form
+      condObject: { $cond: { if: { $lte: ["$a", "$b"] }, then: 1, else: "$l" } },
+    };
+    const accumulators = ["$sum", "$avg", "$min", "$max", "$first", "$last"];
+    const group = (wrap: (e: unknown) => unknown) => {
+      const spec: Record<string, unknown> = { _id: wrap("$g"), n: { $count: {} } };
+      for (const [name, operand] of Object.entries(operands)) {
+        for (const acc of accumulators) spec[`${name}_${acc.slice(1)}`] = { [acc]: wrap(operand) };
+      }
+      return [{ $match: { at: { $gte: 10 } } }, { $group: spec }, { $sort: { _id: 1 } }];
+    };
+    const compiled = await coll.aggregate(group((e) => e)).toArray();
+    // $let hides every operand from the compiler: mingo's own evaluator answers.
+    const general = await coll.aggregate(group((e) => ({ $let: { vars: {}, in: e } }))).toArray();
+    expect(compiled).toHaveLength(3);
+    expect(compiled).toEqual(general);
+    const k1 = docs.filter((d) => d.at >= 10 && d.g === "k1");
+    const k1Group = compiled.find((g) => g._id === "k1")!;
+    expect(k1Group.n).toBe(k1.length);
+    expect(k1Group.lit_first).toBe("text");
+    expect(k1Group.num_sum).toBe(4 * k1.length);
+    expect(k1Group.missing_sum).toBe(0);
+    // BSON order ranks booleans above strings and numbers: false (a $b) beats every $c.
+    expect(k1Group.condArray_max).toBe(false);
   });
 
   it("sends a find's documents as stored: byte for byte, in batches, sorted by a field it did not filter on", async () => {

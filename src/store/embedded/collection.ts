@@ -1,7 +1,7 @@
 import { BSON, type Document } from "bson";
 import { formatDocument, keyOf } from "./bson-key.js";
 import { EMPTY_ARRAY_KEY } from "./bson-order.js";
-import { projectBson } from "./bson-project.js";
+import { projectBson, readScalarFields } from "./bson-project.js";
 import { type DocPair, decodeDocument, makePair } from "./bson-values.js";
 import type { DocumentCache } from "./doc-cache.js";
 import { CommandError, commandError } from "./errors.js";
@@ -9,6 +9,7 @@ import { documentKeys, type KeyField } from "./index-keys.js";
 import { ID_INDEX, type IndexSpec, isTextSpec, keyFields, textOptions } from "./index-spec.js";
 import { IndexTable } from "./index-table.js";
 import type { QueryEngine } from "./mingo-engine.js";
+import type { PageRow } from "./packed-pages.js";
 import type { IndexTableRow, Storage, StoredRow } from "./storage.js";
 import { TextIndex } from "./text-search.js";
 
@@ -142,15 +143,22 @@ export class DocumentStore {
    * `fields`, a partial document of those top-level fields only, for a consumer that reads
    * nothing else (a streamed `$group`); such documents are never cached or returned.
    */
-  fromRow(row: StoredRow, fields?: ReadonlySet<string>): StoredDoc {
+  fromRow(row: PageRow, fields?: ReadonlySet<string>): StoredDoc {
     // A few fields decode faster than a cache lookup; the row is as current as the cache.
     if (fields) {
+      const scalars = readScalarFields(row.doc, fields);
+      if (scalars) {
+        const { typed, view } = scalars;
+        return { typed, view, key: row.id, seq: row.rid, size: row.doc.length, raw: row.doc };
+      }
       return { ...storedDoc({ ...row, doc: projectBson(row.doc, fields) }), raw: row.doc };
     }
     const { cache } = this.deps;
     const cached = cache.peek(this.cacheKey(row.id));
     cache.countHit(cached !== undefined);
-    return cached ?? storedDoc(row);
+    // The row's bytes may be a view into a whole page (packed-pages.ts), and bson's Binary
+    // values keep a view of their input: decode a copy so the document holds only its own bytes.
+    return cached ?? storedDoc({ ...row, doc: Buffer.from(row.doc) });
   }
 
   *values(fields?: ReadonlySet<string>): Generator<StoredDoc> {

@@ -1,7 +1,8 @@
 import { Bound } from "./bson-order.js";
 import type { KeyField } from "./index-keys.js";
 import { encodeIndexKey } from "./key-codec.js";
-import type { IndexedRow, Storage } from "./storage.js";
+import type { PageRow } from "./packed-pages.js";
+import type { Storage } from "./storage.js";
 
 /**
  * One regular index as a SQLite table of (encoded key, rid). Scans read it in pages joined with
@@ -37,27 +38,22 @@ export class IndexTable {
   }
 
   /** Entries with lower <= key <= upper (bounds in index order), each with its document. */
-  *rows(
-    lower: readonly unknown[],
-    upper: readonly unknown[],
-    reverse = false,
-  ): Generator<IndexedRow> {
+  *rows(lower: readonly unknown[], upper: readonly unknown[], reverse = false): Generator<PageRow> {
     const lo = this.encode(lower);
     const hi = this.encode(upper);
     let limit = FIRST_PAGE;
     let after: { key: Buffer; rid: number } | undefined;
     for (;;) {
-      const page = this.storage.indexPage(this.ixId, lo, hi, after, reverse, limit);
-      yield* page;
-      if (page.length < limit) return;
-      const last = page[page.length - 1]!;
-      after = { key: last.key, rid: last.rid };
+      const { rows, lastKey } = this.storage.indexPage(this.ixId, lo, hi, after, reverse, limit);
+      yield* rows;
+      if (rows.length < limit || !lastKey) return;
+      after = { key: lastKey, rid: rows[rows.length - 1]!.rid };
       limit = Math.min(limit * 4, MAX_PAGE);
     }
   }
 
   /** Every entry, in index order or reversed. */
-  all(reverse = false): Generator<IndexedRow> {
+  all(reverse = false): Generator<PageRow> {
     const lower = this.fields.map((f) => (f.direction === 1 ? Bound.min : Bound.max));
     const upper = this.fields.map((f) => (f.direction === 1 ? Bound.max : Bound.min));
     return this.rows(lower, upper, reverse);

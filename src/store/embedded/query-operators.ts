@@ -33,6 +33,8 @@ function stringCompareOf(options: Options | undefined): StringCompare | undefine
   return collation && Object.keys(collation).length > 0 ? parseCollation(collation) : undefined;
 }
 
+const UNWRAP = { unwrapArray: true } as const;
+
 function leaf(
   test: (lhs: unknown, rhs: unknown, depth: number, strcmp?: StringCompare) => boolean,
   validate?: (rhs: unknown) => void,
@@ -41,8 +43,7 @@ function leaf(
     validate?.(value);
     const depth = depthOf(selector);
     const strcmp = stringCompareOf(options);
-    return (obj) =>
-      test(resolve(obj as Document, selector, { unwrapArray: true }), value, depth, strcmp);
+    return (obj) => test(resolve(obj as Document, selector, UNWRAP), value, depth, strcmp);
   };
 }
 
@@ -96,17 +97,22 @@ const $nin: QueryOperator = (selector, value, options) => {
 };
 
 function range(test: (c: number) => boolean): QueryOperator {
-  return leaf((lhs, rhs, _depth, strcmp) => {
+  return (selector, rhs, options) => {
+    // What depends on the operand only is worked out once per query, not once per document.
+    const strcmp = stringCompareOf(options);
     const anyType = bsonTag(rhs) === "MinKey" || bsonTag(rhs) === "MaxKey";
     const rank = typeRank(rhs);
     const matches = (v: unknown) =>
       (anyType || typeRank(v) === rank) && test(compareValues(v, rhs, strcmp));
-    if (Array.isArray(lhs)) {
-      if (lhs.some(matches)) return true;
-      return Array.isArray(rhs) && test(compareValues(lhs, rhs, strcmp));
-    }
-    return matches(lhs);
-  });
+    return (obj) => {
+      const lhs = resolve(obj as Document, selector, UNWRAP);
+      if (Array.isArray(lhs)) {
+        if (lhs.some(matches)) return true;
+        return Array.isArray(rhs) && test(compareValues(lhs, rhs, strcmp));
+      }
+      return matches(lhs);
+    };
+  };
 }
 
 const TYPE_ALIASES: Record<string, number> = {

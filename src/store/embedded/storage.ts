@@ -3,6 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { BSON, type Document } from "bson";
 import { decodeDocument } from "./bson-values.js";
+import { type Page, type PageStatements, preparePage, readPage } from "./packed-pages.js";
 
 /**
  * Durable state in one SQLite file: a catalog row per collection (options and index specs as
@@ -38,11 +39,6 @@ export interface IndexTableRow {
   readonly multikey: boolean;
 }
 
-/** An index entry joined with its document. */
-export interface IndexedRow extends StoredRow {
-  readonly key: Buffer;
-}
-
 export interface StoredRow {
   readonly id: string;
   /** SQLite rowid: the record's natural order, stable across updates. */
@@ -56,7 +52,7 @@ interface TableStatements {
   remove: Database.Statement<[string]>;
   get: Database.Statement<[string]>;
   byRid: Database.Statement<[number]>;
-  page: Database.Statement<[number, number]>;
+  page: PageStatements;
 }
 
 export interface Storage {
@@ -94,7 +90,8 @@ export interface Storage {
   indexHasOther(ixId: number, key: Buffer, rid: number): boolean;
   /**
    * Up to `limit` entries with lower <= key <= upper, in index order (or reversed), strictly
-   * after the entry `after` when given, each joined with its document.
+   * after the entry `after` when given, each joined with its document (a view into the page:
+   * see packed-pages.ts), and the key of the last one.
    */
   indexPage(
     ixId: number,
@@ -103,7 +100,7 @@ export interface Storage {
     after: { key: Buffer; rid: number } | undefined,
     reverse: boolean,
     limit: number,
-  ): IndexedRow[];
+  ): Page;
   /**
    * Runs fn in a savepoint of the open group transaction (BEGIN IMMEDIATE when none is open);
    * when fn throws only fn's changes roll back. Not reentrant. Nothing is durable before commit().
@@ -181,10 +178,10 @@ interface IndexStatements {
   insert: Database.Statement<[Buffer, number]>;
   remove: Database.Statement<[Buffer, number]>;
   other: Database.Statement<[Buffer, number]>;
-  first: Database.Statement<[Buffer, Buffer, number]>;
-  next: Database.Statement<[Buffer, number, Buffer, number]>;
-  firstReverse: Database.Statement<[Buffer, Buffer, number]>;
-  nextReverse: Database.Statement<[Buffer, number, Buffer, number]>;
+  first: PageStatements;
+  next: PageStatements;
+  firstReverse: PageStatements;
+  nextReverse: PageStatements;
 }
 
 /** Rows per page of a natural-order scan: large enough to amortise the query, small in memory. */
@@ -245,7 +242,12 @@ export function openStorage(dbPath: string): Storage {
         remove: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
         get: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE id = ?`),
         byRid: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE rid = ?`),
-        page: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE rid > ? ORDER BY rid LIMIT ?`),
+        page: preparePage(
+          db,
+          `SELECT id, rid, doc FROM ${t} WHERE rid > ? ORDER BY rid LIMIT ?`,
+          "rid",
+          false,
+        ),
       };
       statements.set(tableId, s);
     }
@@ -267,17 +269,29 @@ export function openStorage(dbPath: string): Storage {
         insert: db.prepare(`INSERT INTO ${ix} (key, rid) VALUES (?, ?)`),
         remove: db.prepare(`DELETE FROM ${ix} WHERE key = ? AND rid = ?`),
         other: db.prepare(`SELECT 1 FROM ${ix} WHERE key = ? AND rid <> ? LIMIT 1`),
-        first: db.prepare(
+        first: preparePage(
+          db,
           `${select} WHERE ix.key >= ? AND ix.key <= ? ORDER BY ix.key, ix.rid LIMIT ?`,
+          "key, rid",
+          true,
         ),
-        next: db.prepare(
+        next: preparePage(
+          db,
           `${select} WHERE (ix.key, ix.rid) > (?, ?) AND ix.key <= ? ORDER BY ix.key, ix.rid LIMIT ?`,
+          "key, rid",
+          true,
         ),
-        firstReverse: db.prepare(
+        firstReverse: preparePage(
+          db,
           `${select} WHERE ix.key <= ? AND ix.key >= ? ORDER BY ix.key DESC, ix.rid DESC LIMIT ?`,
+          "key DESC, rid DESC",
+          true,
         ),
-        nextReverse: db.prepare(
+        nextReverse: preparePage(
+          db,
           `${select} WHERE (ix.key, ix.rid) < (?, ?) AND ix.key >= ? ORDER BY ix.key DESC, ix.rid DESC LIMIT ?`,
+          "key DESC, rid DESC",
+          true,
         ),
       };
       indexStatements.set(ixId, s);
@@ -370,7 +384,7 @@ export function openStorage(dbPath: string): Storage {
       const { page } = tableStatements(tableId);
       let after = 0;
       for (;;) {
-        const rows = page.all(after, PAGE_ROWS) as StoredRow[];
+        const { rows } = readPage(page, [after, PAGE_ROWS]);
         yield* rows;
         if (rows.length < PAGE_ROWS) return;
         after = rows[rows.length - 1]!.rid;
@@ -487,17 +501,13 @@ export function openStorage(dbPath: string): Storage {
     indexPage(ixId, lower, upper, after, reverse, limit) {
       const st = ixStatements(ixId);
       if (!reverse) {
-        return (
-          after
-            ? st.next.all(after.key, after.rid, upper, limit)
-            : st.first.all(lower, upper, limit)
-        ) as IndexedRow[];
+        return after
+          ? readPage(st.next, [after.key, after.rid, upper, limit])
+          : readPage(st.first, [lower, upper, limit]);
       }
-      return (
-        after
-          ? st.nextReverse.all(after.key, after.rid, lower, limit)
-          : st.firstReverse.all(upper, lower, limit)
-      ) as IndexedRow[];
+      return after
+        ? readPage(st.nextReverse, [after.key, after.rid, lower, limit])
+        : readPage(st.firstReverse, [upper, lower, limit]);
     },
     transaction(fn) {
       if (inTransaction) return fn();
