@@ -53,6 +53,33 @@ export const MAX_EVAL_FRACTION = 0.5;
 const ROW_BATCH = 2_000;
 const INTERACTION_BATCH = 2_000;
 
+/** The fields of a feedback the builders read (typed, so a new one cannot be forgotten here). */
+const FEEDBACK_FIELDS: Record<keyof SourceFeedback, 1> = {
+  _id: 1,
+  kind: 1,
+  key: 1,
+  interactionId: 1,
+  subject: 1,
+  raterKey: 1,
+  category: 1,
+  binary: 1,
+  rating: 1,
+  correction: 1,
+  comparison: 1,
+  flag: 1,
+  metadata: 1,
+  pipeline: 1,
+};
+/** The fields of an interaction the builders read, and whether its user was erased. */
+const INTERACTION_FIELDS: Record<keyof SourceInteraction | "erasedAt", 1> = {
+  _id: 1,
+  query: 1,
+  messages: 1,
+  response: 1,
+  metadata: 1,
+  erasedAt: 1,
+};
+
 const snapshotInput = z
   .object({
     kind: z.enum(datasetKinds),
@@ -173,14 +200,14 @@ export function createDatasetService(deps: {
     if (filter.sources) query.source = { $in: filter.sources as FeedbackSource[] };
     // One cursor per kind, read together: the driver asks for a cursor's next batch only once it
     // has decoded the last, so a single cursor leaves the database idle while the gateway decodes
-    // and the other way round. No projection: on the embedded store projecting costs more than it
-    // saves (measured by `BENCH_ONLY=datasets npm run bench`), and these documents are small.
+    // and the other way round. Decoding is most of the read, so only the fields the builders use
+    // come back (the embedded store copies them out of the stored bytes).
     const perKind = await Promise.all(
       feedbackKindsFor[snapshot.kind].map(
         (kind) =>
-          collections.feedback.find({ ...query, kind }, { batchSize: 5_000 }).toArray() as Promise<
-            SourceFeedback[]
-          >,
+          collections.feedback
+            .find({ ...query, kind }, { batchSize: 5_000, projection: FEEDBACK_FIELDS })
+            .toArray() as Promise<SourceFeedback[]>,
       ),
     );
     const docs = perKind.flat();
@@ -206,7 +233,7 @@ export function createDatasetService(deps: {
       const batch = collections.interactions
         .find(
           { _id: { $in: all.slice(start, start + INTERACTION_BATCH) } },
-          { batchSize: INTERACTION_BATCH },
+          { batchSize: INTERACTION_BATCH, projection: INTERACTION_FIELDS },
         )
         .toArray();
       // Awaited on the next turn; until then a failure must not count as unhandled.

@@ -41,8 +41,13 @@ describe("bounded document cache", () => {
       for (let i = 0; i < COUNT; i += 37) {
         expect(await coll.findOne({ key: `k${i}` })).toEqual(docs[i]);
         expect(await coll.findOne({ _id: i })).toEqual(docs[i]);
-        // A projection works on the decoded document (through the cache); without one the
-        // stored bytes are sent as they are.
+        // An exclusion works on the decoded document (through the cache); without a projection
+        // (or with one of top-level inclusions) the stored bytes are sent as they are.
+        expect(await coll.findOne({ _id: i }, { projection: { text: 0 } })).toEqual({
+          _id: i,
+          key: `k${i}`,
+          group: i % 7,
+        });
         expect(await coll.findOne({ _id: i }, { projection: { key: 1 } })).toEqual({
           _id: i,
           key: `k${i}`,
@@ -189,7 +194,7 @@ describe("metrics and the document budget", () => {
     try {
       const coll = client.db("m").collection<(typeof docs)[number]>("c");
       await coll.insertMany(docs.slice(0, 20));
-      await coll.findOne({ _id: 3 }, { projection: { key: 1 } });
+      await coll.findOne({ _id: 3 }, { projection: { text: 0 } });
       store.checkBudget();
       store.checkBudget();
       const warnings = lines.filter((l) => l.level === 40 && /budget/.test(l.msg));

@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { BSON } from "bson";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PACKED_PAGE_BYTES, preparePage, readPage } from "../../src/store/embedded/packed-pages.js";
+import { PACKED_PAGE_BYTES, preparePage } from "../../src/store/embedded/packed-pages.js";
 import { usePrivateStore } from "./embedded-helpers.js";
 
 // Scans read a page of documents as one packed result; order and content must be exactly those
@@ -20,7 +20,7 @@ describe("packed pages", () => {
     });
     const st = preparePage(
       db,
-      "SELECT id, rid, doc FROM docs WHERE rid > ? ORDER BY rid LIMIT ?",
+      "SELECT id, rid, doc FROM docs WHERE rid > ? ORDER BY rid",
       "rid",
       false,
     );
@@ -32,13 +32,13 @@ describe("packed pages", () => {
       Buffer.from(BSON.serialize({ i, text: "é".repeat(i % 17), nested: { n: null } })),
     );
     const { db, st } = setup(docs);
-    const { rows } = readPage(st, [0, 1000]);
+    const { rows } = st.read([0], 1000);
     expect(rows.map((r) => r.rid)).toEqual(docs.map((_, i) => i + 1));
     expect(rows.map((r) => r.id)).toEqual(docs.map((_, i) => `k${i}`));
     for (const [i, r] of rows.entries()) expect(r.doc.equals(docs[i]!)).toBe(true);
     expect(new Set(rows.map((r) => r.doc.buffer)).size).toBe(1);
-    expect(readPage(st, [150, 1000]).rows.map((r) => r.rid)[0]).toBe(151);
-    expect(readPage(st, [300, 1000]).rows).toEqual([]);
+    expect(st.read([150], 1000).rows.map((r) => r.rid)[0]).toBe(151);
+    expect(st.read([300], 1000).rows).toEqual([]);
     db.close();
   });
 
@@ -48,11 +48,11 @@ describe("packed pages", () => {
       Buffer.from(BSON.serialize({ i, blob: "x".repeat(big) })),
     );
     const { db, st } = setup(docs);
-    const { rows } = readPage(st, [0, 1000]);
+    const { rows } = st.read([0], 1000);
     for (const [i, r] of rows.entries()) expect(r.doc.equals(docs[i]!)).toBe(true);
     expect(new Set(rows.map((r) => r.doc.buffer)).size).toBe(4);
     // The last two fit in one packed page.
-    const lastTwo = readPage(st, [2, 1000]).rows;
+    const lastTwo = st.read([2], 1000).rows;
     expect(lastTwo.map((r) => r.rid)).toEqual([3, 4]);
     expect(new Set(lastTwo.map((r) => r.doc.buffer)).size).toBe(1);
     db.close();

@@ -45,7 +45,7 @@ describe("partial decoding of streamed aggregations", () => {
 
   it("reads scalar fields straight from the bytes as the general decoder would, and declines the rest", () => {
     const doc = {
-      _id: "x",
+      _id: new ObjectId(),
       i: 7,
       neg: -12,
       d: 1.5,
@@ -242,5 +242,34 @@ describe("streamed $group through the driver", () => {
     // Decoded by the driver, the same documents with every type intact.
     const decoded = await coll.find({ group: 1 }, { sort: { rank: -1 }, batchSize: 40 }).toArray();
     expect(decoded).toEqual(expected.map((d) => BSON.deserialize(BSON.serialize(d))));
+
+    // A projection of top-level fields: the stored elements it keeps, in stored order.
+    const pick = (d: (typeof docs)[number], names: string[]) =>
+      Buffer.from(
+        BSON.serialize(
+          Object.fromEntries(Object.entries(d).filter(([name]) => names.includes(name))),
+        ),
+      );
+    const projected = (await coll
+      .find(
+        { group: 1 },
+        { sort: { rank: -1 }, projection: { text: 1, bin: true, nested: 1, nope: 1 }, raw: true },
+      )
+      .toArray()) as unknown as Buffer[];
+    expect(projected).toHaveLength(expected.length);
+    projected.forEach((bytes, i) => {
+      const want = pick(expected[i]!, ["_id", "bin", "nested", "text"]);
+      expect(Buffer.from(bytes).equals(want)).toBe(true);
+    });
+    const withoutId = await coll
+      .find({ group: 2 }, { sort: { rank: 1 }, projection: { _id: 0, l: 1, when: 1 } })
+      .toArray();
+    expect(withoutId).toEqual(
+      docs
+        .filter((d) => d.group === 2)
+        .sort((a, b) => a.rank - b.rank)
+        .map((d) => BSON.deserialize(BSON.serialize({ l: d.l, when: d.when }))),
+    );
+    expect(Object.keys(withoutId[0]!)).toEqual(["l", "when"]);
   });
 });

@@ -1,4 +1,4 @@
-import { Double } from "bson";
+import { Double, ObjectId } from "bson";
 import { isInt32Range } from "./bson-numbers.js";
 
 /**
@@ -99,11 +99,10 @@ function nameIs(bytes: Buffer, from: number, to: number, name: Buffer): boolean 
 
 /**
  * The top-level fields in `fields` of a document, decoded straight from its bytes in both the
- * typed and the view form (bson-values.ts), when every one of them is a scalar that needs no
- * BSON class in the view (string, int32, double, bool, date, null); otherwise undefined, and the
- * caller decodes the projected bytes the general way. A streamed `$group` over a million
- * documents spends most of its time decoding, and this skips the BSON library and the
- * normalising walk for the common case.
+ * typed and the view form (bson-values.ts), when every one of them is a string, int32, double,
+ * bool, date, null or ObjectId; otherwise undefined, and the caller decodes the projected bytes
+ * the general way. A streamed `$group` over a million documents spends most of its time
+ * decoding, and this skips the BSON library and the normalising walk for the common case.
  */
 export function readScalarFields(
   bytes: Buffer,
@@ -161,6 +160,10 @@ export function readScalarFields(
           break;
         case 0x10:
           value = bytes.readInt32LE(valueAt);
+          break;
+        case 0x07:
+          // bson keeps an ObjectId as numbers, not as a view of these bytes.
+          value = new ObjectId(bytes.subarray(valueAt, valueAt + 12));
           break;
         default:
           return undefined;

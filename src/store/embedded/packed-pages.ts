@@ -28,11 +28,20 @@ export interface Page {
   readonly lastKey?: Buffer;
 }
 
-export interface PageStatements {
+/**
+ * The statements of one page query, prepared once per page size. The limit is written into the
+ * SQL rather than bound: with `LIMIT ?` every run of the statement cost about 20 µs more (a
+ * point lookup through an index went from 10 µs to 30 µs), measured on this machine's SQLite.
+ */
+export interface PageQuery {
+  /** `args` are the WHERE parameters; `limit` a positive integer. */
+  read(args: readonly unknown[], limit: number): Page;
+}
+
+interface PageStatements {
   readonly rows: Database.Statement;
   readonly packed: Database.Statement;
   readonly bytes: Database.Statement;
-  readonly keyed: boolean;
 }
 
 interface PackedResult {
@@ -45,26 +54,54 @@ interface PackedResult {
 }
 
 /**
- * Statements for one page query. `inner` selects `rid`, `id` and `doc` (and `key` when keyed)
- * with its WHERE, ORDER BY `order` and `LIMIT ?`; `order` names the selected columns, e.g.
+ * Packing pays off for long pages only: for a point lookup the two extra aggregate queries cost
+ * more than the one Buffer they save.
+ */
+export const PACKED_MIN_ROWS = 256;
+
+/**
+ * A page query. `query` selects `rid`, `id` and `doc` (and `key` when keyed) with its WHERE and
+ * ORDER BY, without LIMIT; `order` names the selected columns in that order, e.g.
  * "key DESC, rid DESC".
  */
 export function preparePage(
   db: Database.Database,
-  inner: string,
+  query: string,
   order: string,
   keyed: boolean,
-): PageStatements {
+): PageQuery {
   const last = keyed ? `${order.includes("DESC") ? "min" : "max"}(key)` : "NULL";
+  const byLimit = new Map<number, PageStatements>();
+  const statements = (limit: number): PageStatements => {
+    let st = byLimit.get(limit);
+    if (!st) {
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`bad page limit ${limit}`);
+      const inner = `${query} LIMIT ${limit}`;
+      st = {
+        rows: db.prepare(inner),
+        packed: db.prepare(
+          `SELECT CAST(group_concat(doc, '') AS BLOB) AS docs, json_group_array(rid) AS rids,
+            json_group_array(rid ORDER BY ${order}) AS ordered, json_group_array(id) AS ids,
+            ${last} AS last, count(*) AS n FROM (${inner})`,
+        ),
+        bytes: db.prepare(`SELECT total(length(doc)) FROM (${inner})`).pluck(),
+      };
+      byLimit.set(limit, st);
+    }
+    return st;
+  };
   return {
-    rows: db.prepare(inner),
-    packed: db.prepare(
-      `SELECT CAST(group_concat(doc, '') AS BLOB) AS docs, json_group_array(rid) AS rids,
-        json_group_array(rid ORDER BY ${order}) AS ordered, json_group_array(id) AS ids,
-        ${last} AS last, count(*) AS n FROM (${inner})`,
-    ),
-    bytes: db.prepare(`SELECT total(length(doc)) FROM (${inner})`).pluck(),
-    keyed,
+    read(args, limit) {
+      const st = statements(limit);
+      if (limit >= PACKED_MIN_ROWS && (st.bytes.get(...args) as number) <= PACKED_PAGE_BYTES) {
+        const result = st.packed.get(...args) as PackedResult;
+        const rows = unpack(result);
+        if (rows) return rows.length && result.last ? { rows, lastKey: result.last } : { rows };
+      }
+      const rows = st.rows.all(...args) as (PageRow & { key?: Buffer })[];
+      const lastKey = rows[rows.length - 1]?.key;
+      return lastKey ? { rows, lastKey } : { rows };
+    },
   };
 }
 
@@ -84,23 +121,4 @@ function unpack(result: PackedResult): PageRow[] | undefined {
     at += length;
   }
   return at === page.length ? rows : undefined;
-}
-
-/**
- * Packing pays off for long pages only: for a point lookup the two extra aggregate queries cost
- * more than the one Buffer they save.
- */
-export const PACKED_MIN_ROWS = 256;
-
-/** One page; `args` end with the page's row limit. */
-export function readPage(st: PageStatements, args: readonly unknown[]): Page {
-  const limit = args[args.length - 1] as number;
-  if (limit >= PACKED_MIN_ROWS && (st.bytes.get(...args) as number) <= PACKED_PAGE_BYTES) {
-    const result = st.packed.get(...args) as PackedResult;
-    const rows = unpack(result);
-    if (rows) return rows.length && result.last ? { rows, lastKey: result.last } : { rows };
-  }
-  const rows = st.rows.all(...args) as (PageRow & { key?: Buffer })[];
-  const lastKey = rows[rows.length - 1]?.key;
-  return lastKey ? { rows, lastKey } : { rows };
 }

@@ -66,3 +66,26 @@ export function compileFindProjection(
   const tree = projectionTree(spec);
   return (doc) => reorderProjected(project(doc), doc, tree);
 }
+
+/**
+ * The fields a projection keeps when it only includes top-level fields (`{ a: 1, b: true }`,
+ * with `_id` unless it says `_id: 0`), or undefined for any other projection. Such a projection
+ * is a copy of some elements of the stored BSON, in stored order, as mongod returns them, so it
+ * is applied to the stored bytes without decoding them (bson-project.ts).
+ */
+export function topLevelInclusion(projection: Document | undefined): Set<string> | undefined {
+  if (!projection) return undefined;
+  const fields = new Set<string>(["_id"]);
+  let included = false;
+  for (const [key, value] of Object.entries(projection)) {
+    if (key.length === 0 || key.includes(".") || key.startsWith("$")) return undefined;
+    if (key === "_id" && isExclusion(value)) {
+      fields.delete("_id");
+      continue;
+    }
+    if (value !== 1 && value !== true) return undefined;
+    fields.add(key);
+    if (key !== "_id") included = true;
+  }
+  return included ? fields : undefined;
+}

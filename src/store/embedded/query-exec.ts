@@ -1,11 +1,13 @@
 import type { Document } from "bson";
+import { projectBson } from "./bson-project.js";
 import { isPlainObject } from "./bson-tags.js";
+import { decodeDocument } from "./bson-values.js";
 import { parseCollation } from "./collation.js";
 import type { Collection, StoredDoc } from "./collection.js";
 import { badValue, commandError } from "./errors.js";
 import type { QueryEngine } from "./mingo-engine.js";
 import { planQuery } from "./planner.js";
-import { compileFindProjection } from "./projection.js";
+import { compileFindProjection, topLevelInclusion } from "./projection.js";
 import { RawDocument } from "./raw-doc.js";
 import { type SortKey, sortDocuments } from "./sort.js";
 import { matchesPhrases, parseSearch, validateTextSpec } from "./text-search.js";
@@ -218,9 +220,20 @@ export function createRenderer(
   const project = split.projection
     ? compileFindProjection(engine, split.projection, extractText(filter ?? {}).rest)
     : undefined;
+  const kept = split.scoreFields.length === 0 ? topLevelInclusion(split.projection) : undefined;
   return (doc) => {
-    // A partial document (decoded for the filter only) goes out as its stored bytes.
-    if (doc.raw && !project && split.scoreFields.length === 0) return new RawDocument(doc.raw);
+    // A partial document (decoded for the filter only) goes out as its stored bytes, or as the
+    // stored elements a top-level inclusion projection keeps.
+    if (doc.raw && split.scoreFields.length === 0) {
+      if (!project) return new RawDocument(doc.raw);
+      if (kept) {
+        const projected = projectBson(doc.raw, kept);
+        // The same bytes back: an element type it cannot walk, so project the decoded document.
+        return projected === doc.raw
+          ? project(decodeDocument(doc.raw))
+          : new RawDocument(projected);
+      }
+    }
     let out: Document = project ? project(doc.typed) : doc.typed;
     if (split.scoreFields.length) {
       out = { ...out };

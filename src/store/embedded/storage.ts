@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { BSON, type Document } from "bson";
 import { decodeDocument } from "./bson-values.js";
-import { type Page, type PageStatements, preparePage, readPage } from "./packed-pages.js";
+import { type Page, type PageQuery, preparePage } from "./packed-pages.js";
 
 /**
  * Durable state in one SQLite file: a catalog row per collection (options and index specs as
@@ -52,7 +52,7 @@ interface TableStatements {
   remove: Database.Statement<[string]>;
   get: Database.Statement<[string]>;
   byRid: Database.Statement<[number]>;
-  page: PageStatements;
+  page: PageQuery;
 }
 
 export interface Storage {
@@ -178,10 +178,10 @@ interface IndexStatements {
   insert: Database.Statement<[Buffer, number]>;
   remove: Database.Statement<[Buffer, number]>;
   other: Database.Statement<[Buffer, number]>;
-  first: PageStatements;
-  next: PageStatements;
-  firstReverse: PageStatements;
-  nextReverse: PageStatements;
+  first: PageQuery;
+  next: PageQuery;
+  firstReverse: PageQuery;
+  nextReverse: PageQuery;
 }
 
 /** Rows per page of a natural-order scan: large enough to amortise the query, small in memory. */
@@ -244,7 +244,7 @@ export function openStorage(dbPath: string): Storage {
         byRid: db.prepare(`SELECT id, rid, doc FROM ${t} WHERE rid = ?`),
         page: preparePage(
           db,
-          `SELECT id, rid, doc FROM ${t} WHERE rid > ? ORDER BY rid LIMIT ?`,
+          `SELECT id, rid, doc FROM ${t} WHERE rid > ? ORDER BY rid`,
           "rid",
           false,
         ),
@@ -271,25 +271,25 @@ export function openStorage(dbPath: string): Storage {
         other: db.prepare(`SELECT 1 FROM ${ix} WHERE key = ? AND rid <> ? LIMIT 1`),
         first: preparePage(
           db,
-          `${select} WHERE ix.key >= ? AND ix.key <= ? ORDER BY ix.key, ix.rid LIMIT ?`,
+          `${select} WHERE ix.key >= ? AND ix.key <= ? ORDER BY ix.key, ix.rid`,
           "key, rid",
           true,
         ),
         next: preparePage(
           db,
-          `${select} WHERE (ix.key, ix.rid) > (?, ?) AND ix.key <= ? ORDER BY ix.key, ix.rid LIMIT ?`,
+          `${select} WHERE (ix.key, ix.rid) > (?, ?) AND ix.key <= ? ORDER BY ix.key, ix.rid`,
           "key, rid",
           true,
         ),
         firstReverse: preparePage(
           db,
-          `${select} WHERE ix.key <= ? AND ix.key >= ? ORDER BY ix.key DESC, ix.rid DESC LIMIT ?`,
+          `${select} WHERE ix.key <= ? AND ix.key >= ? ORDER BY ix.key DESC, ix.rid DESC`,
           "key DESC, rid DESC",
           true,
         ),
         nextReverse: preparePage(
           db,
-          `${select} WHERE (ix.key, ix.rid) < (?, ?) AND ix.key >= ? ORDER BY ix.key DESC, ix.rid DESC LIMIT ?`,
+          `${select} WHERE (ix.key, ix.rid) < (?, ?) AND ix.key >= ? ORDER BY ix.key DESC, ix.rid DESC`,
           "key DESC, rid DESC",
           true,
         ),
@@ -384,7 +384,7 @@ export function openStorage(dbPath: string): Storage {
       const { page } = tableStatements(tableId);
       let after = 0;
       for (;;) {
-        const { rows } = readPage(page, [after, PAGE_ROWS]);
+        const { rows } = page.read([after], PAGE_ROWS);
         yield* rows;
         if (rows.length < PAGE_ROWS) return;
         after = rows[rows.length - 1]!.rid;
@@ -502,12 +502,12 @@ export function openStorage(dbPath: string): Storage {
       const st = ixStatements(ixId);
       if (!reverse) {
         return after
-          ? readPage(st.next, [after.key, after.rid, upper, limit])
-          : readPage(st.first, [lower, upper, limit]);
+          ? st.next.read([after.key, after.rid, upper], limit)
+          : st.first.read([lower, upper], limit);
       }
       return after
-        ? readPage(st.nextReverse, [after.key, after.rid, lower, limit])
-        : readPage(st.firstReverse, [upper, lower, limit]);
+        ? st.nextReverse.read([after.key, after.rid, lower], limit)
+        : st.firstReverse.read([upper, lower], limit);
     },
     transaction(fn) {
       if (inTransaction) return fn();

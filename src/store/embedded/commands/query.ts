@@ -5,6 +5,7 @@ import { parseCollation } from "../collation.js";
 import { CommandError, commandError } from "../errors.js";
 import { pathValues } from "../index-keys.js";
 import { filterReads } from "../pipeline-fields.js";
+import { topLevelInclusion } from "../projection.js";
 import { createRenderer, matchDocuments } from "../query-exec.js";
 import { parseSort, type SortKey } from "../sort.js";
 import {
@@ -31,15 +32,18 @@ function nonNegative(field: string, value: number | undefined): number | undefin
 }
 
 /**
- * Without a projection, documents go out as stored: only the fields the filter and the sort
- * read are decoded (undefined: decode everything, e.g. for `$where` or a text score).
+ * Without a projection, or with one that only includes top-level fields, documents go out as
+ * stored (or as the stored elements kept): only the fields the filter and the sort read are
+ * decoded (undefined: decode everything, e.g. for `$where` or a text score).
  */
 function rawFields(
   filter: Document | undefined,
   projection: Document | undefined,
   sort: readonly SortKey[],
 ): Set<string> | undefined {
-  if (projection && Object.keys(projection).length > 0) return undefined;
+  if (projection && Object.keys(projection).length > 0 && !topLevelInclusion(projection)) {
+    return undefined;
+  }
   if (sort.some((key) => key.textScore)) return undefined;
   const fields = filterReads(filter);
   if (!fields) return undefined;
