@@ -5,6 +5,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MongoClient } from "mongodb";
 import { afterAll, beforeAll } from "vitest";
 import {
   type EmbeddedMongo,
@@ -23,6 +24,19 @@ export function usePrivateStore(options: Partial<EmbeddedMongoOptions> = {}) {
   afterAll(async () => {
     await handle.store?.close();
     if (handle.dbPath) await rm(handle.dbPath, { recursive: true, force: true });
+  });
+  return handle;
+}
+
+/** A private store (as usePrivateStore) and a driver client connected to it, closed afterwards. */
+export function usePrivateClient(options: Partial<EmbeddedMongoOptions> = {}) {
+  const store = usePrivateStore(options);
+  const handle = { store } as { store: typeof store; client: MongoClient };
+  beforeAll(async () => {
+    handle.client = await MongoClient.connect(store.store.uri);
+  });
+  afterAll(async () => {
+    await handle.client?.close();
   });
   return handle;
 }

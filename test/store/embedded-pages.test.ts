@@ -1,9 +1,8 @@
 import Database from "better-sqlite3";
 import { BSON } from "bson";
-import { MongoClient } from "mongodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PACKED_PAGE_BYTES, preparePage } from "../../src/store/embedded/packed-pages.js";
-import { usePrivateStore } from "./embedded-helpers.js";
+import { usePrivateClient } from "./embedded-helpers.js";
 
 // Scans read a page of documents as one packed result; order and content must be exactly those
 // of reading row by row, and a page of large documents must not be packed into one huge value.
@@ -60,17 +59,10 @@ describe("packed pages", () => {
 });
 
 describe("scans through packed pages", () => {
-  const h = usePrivateStore();
-  let client: MongoClient;
-  beforeAll(async () => {
-    client = await MongoClient.connect(h.store.uri);
-  });
-  afterAll(async () => {
-    await client.close();
-  });
+  const h = usePrivateClient();
 
   it("keeps index order (ties by record) across many pages, both ways, and natural order", async () => {
-    const coll = client.db("pages").collection<{ _id: number; k: number }>("order");
+    const coll = h.client.db("pages").collection<{ _id: number; k: number }>("order");
     await coll.createIndex({ k: 1 });
     const docs = Array.from({ length: 3_000 }, (_, i) => ({ _id: i, k: (i * 7919) % 13 }));
     await coll.insertMany(docs);
@@ -88,7 +80,7 @@ describe("scans through packed pages", () => {
   });
 
   it("returns large documents whole through an index scan and a collection scan", async () => {
-    const coll = client.db("pages").collection<{ _id: number; k: number; blob: string }>("large");
+    const coll = h.client.db("pages").collection<{ _id: number; k: number; blob: string }>("large");
     await coll.createIndex({ k: 1 });
     const docs = Array.from({ length: 12 }, (_, i) => ({
       _id: i,

@@ -1,10 +1,9 @@
 import { Binary, BSON, Decimal128, Double, Long, MaxKey, MinKey, ObjectId, Timestamp } from "bson";
-import { MongoClient } from "mongodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { projectBson, readScalarFields } from "../../src/store/embedded/bson-project.js";
 import { decodeDocument, toView } from "../../src/store/embedded/bson-values.js";
 import { streamedFields } from "../../src/store/embedded/pipeline-fields.js";
-import { usePrivateStore } from "./embedded-helpers.js";
+import { usePrivateClient } from "./embedded-helpers.js";
 
 // A streamed aggregation decodes only the fields it reads; its results must not change.
 
@@ -115,17 +114,10 @@ describe("partial decoding of streamed aggregations", () => {
 });
 
 describe("streamed $group through the driver", () => {
-  const h = usePrivateStore();
-  let client: MongoClient;
-  beforeAll(async () => {
-    client = await MongoClient.connect(h.store.uri);
-  });
-  afterAll(async () => {
-    await client.close();
-  });
+  const h = usePrivateClient();
 
   it("gives the same groups as the whole documents", async () => {
-    const coll = client.db("streamed").collection("fb");
+    const coll = h.client.db("streamed").collection("fb");
     await coll.createIndex({ at: 1 });
     const docs = Array.from({ length: 500 }, (_, i) => ({
       at: new Date(i * 1000),
@@ -167,7 +159,7 @@ describe("streamed $group through the driver", () => {
   });
 
   it("evaluates simple $group operands exactly as the general evaluator does", async () => {
-    const coll = client.db("streamed").collection("operands");
+    const coll = h.client.db("streamed").collection("operands");
     await coll.createIndex({ at: 1 });
     const values = [1, 2.5, -3, "b", "a", "", null, true, false, new Date(7), [1, 2], { x: 1 }];
     const docs = Array.from({ length: 300 }, (_, i) => ({
@@ -214,7 +206,7 @@ describe("streamed $group through the driver", () => {
   });
 
   it("sends a find's documents as stored: byte for byte, in batches, sorted by a field it did not filter on", async () => {
-    const coll = client.db("streamed").collection("raw");
+    const coll = h.client.db("streamed").collection("raw");
     await coll.createIndex({ group: 1 });
     const docs = Array.from({ length: 450 }, (_, i) => ({
       _id: new ObjectId(),
