@@ -245,4 +245,18 @@ describe("Label Studio sync", { timeout: 120_000 }, () => {
     expect(response.status).toBe(401);
     expect(await testApp.store.collections.jobs.countDocuments({})).toBe(before);
   });
+  it("answers 405 to another method and 413 to an oversized delivery, and queues nothing", async () => {
+    const before = await testApp.store.collections.jobs.countDocuments({});
+    const url = "http://localhost/hooks/labelstudio";
+    const get = await testApp.app.fetch(url, { method: "GET" });
+    expect(get.status).toBe(405);
+    const big = await testApp.app.fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ padding: "x".repeat(1024 * 1024) }),
+    });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ error: "Deliveries are limited to 1048576 bytes." });
+    expect(await testApp.store.collections.jobs.countDocuments({})).toBe(before);
+  });
 });

@@ -3,14 +3,7 @@
 import type { Logger } from "../../observability/logger.js";
 import { ArgillaWebhookError, verifyArgillaWebhook } from "../argilla/webhooks.js";
 import type { IntegrationService } from "./service.js";
-import {
-  type Handler,
-  json,
-  plainHeaders,
-  queue,
-  REVIEW_WEBHOOK_MAX_BYTES,
-  readBody,
-} from "./webhooks.js";
+import { acceptDelivery, type Handler, json, queue } from "./webhooks.js";
 
 export const ARGILLA_WEBHOOK_PATH = "/hooks/argilla";
 
@@ -21,23 +14,18 @@ export function createArgillaWebhook(deps: {
 }): Handler {
   const log = deps.logger.child({ component: "argilla-webhook" });
   return async (request) => {
-    if (!deps.secret || !deps.integrations.isEnabled("argilla"))
-      return json(404, {
-        error:
-          "The Argilla webhook is off: set ARGILLA_API_URL, ARGILLA_API_KEY and ARGILLA_WEBHOOK_SECRET.",
-      });
-    if (request.method !== "POST") return json(405, { error: "Use POST." });
-    const body = await readBody(request);
-    if (body === undefined)
-      return json(413, { error: `Deliveries are limited to ${REVIEW_WEBHOOK_MAX_BYTES} bytes.` });
-    let delivery: ReturnType<typeof verifyArgillaWebhook>;
-    try {
-      delivery = verifyArgillaWebhook(deps.secret, body, plainHeaders(request));
-    } catch (error) {
-      if (!(error instanceof ArgillaWebhookError)) throw error;
-      log.warn({ reason: error.message }, "argilla webhook refused");
-      return json(401, { error: `Signature check failed: ${error.message}` });
-    }
+    const { secret } = deps;
+    const accepted = await acceptDelivery(request, {
+      enabled: secret !== undefined && deps.integrations.isEnabled("argilla"),
+      off: "The Argilla webhook is off: set ARGILLA_API_URL, ARGILLA_API_KEY and ARGILLA_WEBHOOK_SECRET.",
+      verify: (body, headers) => verifyArgillaWebhook(secret!, body, headers),
+      refusal: ArgillaWebhookError,
+      refused: (message) => `Signature check failed: ${message}`,
+      logger: log,
+      tool: "argilla",
+    });
+    if ("response" in accepted) return accepted.response;
+    const { delivery } = accepted;
     // Argilla's event shapes (webhooks/v1/schemas.py): response.* carries its record and user.
     const data = delivery.data as {
       id?: unknown;

@@ -4,14 +4,7 @@ import type { Logger } from "../../observability/logger.js";
 import type { LabelStudioAnnotation } from "../labelstudio/client.js";
 import { LabelStudioWebhookError, verifyLabelStudioWebhook } from "../labelstudio/webhooks.js";
 import type { IntegrationService } from "./service.js";
-import {
-  type Handler,
-  json,
-  plainHeaders,
-  queue,
-  REVIEW_WEBHOOK_MAX_BYTES,
-  readBody,
-} from "./webhooks.js";
+import { acceptDelivery, type Handler, json, queue } from "./webhooks.js";
 
 export const LABEL_STUDIO_WEBHOOK_PATH = "/hooks/labelstudio";
 
@@ -23,27 +16,19 @@ export function createLabelStudioWebhook(deps: {
 }): Handler {
   const log = deps.logger.child({ component: "labelstudio-webhook" });
   return async (request) => {
-    if (!deps.token || !deps.integrations.isEnabled("labelstudio"))
-      return json(404, {
-        error:
-          "The Label Studio webhook is off: set LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY and LABEL_STUDIO_WEBHOOK_TOKEN.",
-      });
-    if (request.method !== "POST") return json(405, { error: "Use POST." });
-    const body = await readBody(request);
-    if (body === undefined)
-      return json(413, { error: `Deliveries are limited to ${REVIEW_WEBHOOK_MAX_BYTES} bytes.` });
-    let payload: ReturnType<typeof verifyLabelStudioWebhook>;
-    try {
-      payload = verifyLabelStudioWebhook(
-        { header: deps.header, value: deps.token },
-        body,
-        plainHeaders(request),
-      );
-    } catch (error) {
-      if (!(error instanceof LabelStudioWebhookError)) throw error;
-      log.warn({ reason: error.message }, "label studio webhook refused");
-      return json(401, { error: error.message });
-    }
+    const { token } = deps;
+    const accepted = await acceptDelivery(request, {
+      enabled: token !== undefined && deps.integrations.isEnabled("labelstudio"),
+      off: "The Label Studio webhook is off: set LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY and LABEL_STUDIO_WEBHOOK_TOKEN.",
+      verify: (body, headers) =>
+        verifyLabelStudioWebhook({ header: deps.header, value: token! }, body, headers),
+      refusal: LabelStudioWebhookError,
+      refused: (message) => message,
+      logger: log,
+      tool: "label studio",
+    });
+    if ("response" in accepted) return accepted.response;
+    const payload = accepted.delivery;
     if (payload.action === "ANNOTATION_CREATED" || payload.action === "ANNOTATION_UPDATED") {
       const annotation = payload.annotation as LabelStudioAnnotation | undefined;
       const task = payload.task as

@@ -32,6 +32,45 @@ export const plainHeaders = (request: Request): Record<string, string> => {
 
 export type Handler = (request: Request) => Promise<Response>;
 
+/**
+ * What every review-tool webhook checks before it reads a delivery, in this order: the route is
+ * off (404, saying what to set), not a POST (405), over REVIEW_WEBHOOK_MAX_BYTES (413), or not
+ * verified (401, logged). Returns the verified delivery, or the answer to give instead.
+ */
+export async function acceptDelivery<T>(
+  request: Request,
+  options: {
+    /** The 404 text when `enabled` is false. */
+    readonly off: string;
+    readonly enabled: boolean;
+    /** Verifies the body; throws a `refusal` when the delivery is not authentic. */
+    readonly verify: (body: string, headers: Record<string, string>) => T;
+    readonly refusal: new (...args: never[]) => Error;
+    /** The 401 text for a refusal's message. */
+    readonly refused: (message: string) => string;
+    readonly logger: Logger;
+    readonly tool: string;
+  },
+): Promise<{ delivery: T } | { response: Response }> {
+  if (!options.enabled) return { response: json(404, { error: options.off }) };
+  if (request.method !== "POST") return { response: json(405, { error: "Use POST." }) };
+  const body = await readBody(request);
+  if (body === undefined) {
+    return {
+      response: json(413, {
+        error: `Deliveries are limited to ${REVIEW_WEBHOOK_MAX_BYTES} bytes.`,
+      }),
+    };
+  }
+  try {
+    return { delivery: options.verify(body, plainHeaders(request)) };
+  } catch (error) {
+    if (!(error instanceof options.refusal)) throw error;
+    options.logger.warn({ reason: error.message }, `${options.tool} webhook refused`);
+    return { response: json(401, { error: options.refused(error.message) }) };
+  }
+}
+
 export async function queue(
   integrations: IntegrationService,
   logger: Logger,
