@@ -195,6 +195,29 @@ export function buildCandidates(input: BuildInput): BuildResult {
       row,
     });
 
+  /** A row about one answer and its votes (KTO, reward scores): its prompt, completion and more. */
+  const addAnswer = (
+    id: string,
+    interaction: SourceInteraction,
+    votes: readonly Vote[],
+    extra: Record<string, unknown>,
+  ) => {
+    if (!present(interaction.query) || !present(interaction.response)) {
+      incomplete += 1;
+      return;
+    }
+    add(
+      `answer:${id}`,
+      votes.map((vote) => vote.feedback),
+      interaction,
+      {
+        prompt: prompt(interaction, interaction.query),
+        completion: answer(interaction.response),
+        ...extra,
+      },
+    );
+  };
+
   // Per-answer groupings shared by several kinds.
   const byInteraction = new Map<string, SourceFeedback[]>();
   for (const entry of input.feedback) {
@@ -436,20 +459,7 @@ export function buildCandidates(input: BuildInput): BuildResult {
           ambiguous += 1;
           continue;
         }
-        if (!present(interaction.query) || !present(interaction.response)) {
-          incomplete += 1;
-          continue;
-        }
-        add(
-          `answer:${id}`,
-          votes.map((vote) => vote.feedback),
-          interaction,
-          {
-            prompt: prompt(interaction, interaction.query),
-            completion: answer(interaction.response),
-            label: verdict === "good",
-          },
-        );
+        addAnswer(id, interaction, votes, { label: verdict === "good" });
       }
       break;
     case "reward_score":
@@ -463,20 +473,7 @@ export function buildCandidates(input: BuildInput): BuildResult {
           ambiguous += 1;
           continue;
         }
-        if (!present(interaction.query) || !present(interaction.response)) {
-          incomplete += 1;
-          continue;
-        }
-        add(
-          `answer:${id}`,
-          votes.map((vote) => vote.feedback),
-          interaction,
-          {
-            prompt: prompt(interaction, interaction.query),
-            completion: answer(interaction.response),
-            score: Math.round(mean(votes) * 1e6) / 1e6,
-          },
-        );
+        addAnswer(id, interaction, votes, { score: Math.round(mean(votes) * 1e6) / 1e6 });
       }
       break;
     case "negatives":
