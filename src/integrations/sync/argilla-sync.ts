@@ -18,9 +18,9 @@ import type {
 import { count, emptyCounts, importFeedback, type SyncDeps, type SyncFunction } from "./context.js";
 import {
   promptOf,
+  pushReviewItems,
   type ReviewItem,
   type ReviewTask,
-  reviewPage,
   reviewTasks,
 } from "./review-items.js";
 
@@ -185,16 +185,13 @@ export function createArgillaSync(
     };
   }
 
-  const push: SyncFunction = async (run) => {
-    let taskIndex = Number(run.cursor.taskIndex ?? 0);
-    let afterId = run.cursor.afterId as string | undefined;
-    while (taskIndex < reviewTasks.length) {
-      const task = reviewTasks[taskIndex]!;
-      const ds = await dataset(task);
-      const kind = `argilla-record:${task}`;
-      for (;;) {
-        const { items, lastId } = await reviewPage(deps.collections, deps.db, task, afterId, PAGE);
-        if (lastId === undefined) break;
+  const push: SyncFunction = (run) =>
+    pushReviewItems(
+      run,
+      { ...deps, pageSize: PAGE },
+      async (task, items) => {
+        const ds = await dataset(task);
+        const kind = `argilla-record:${task}`;
         const counts = emptyCounts();
         const unique = new Map(items.map((item) => [item.interaction._id.toHexString(), item]));
         const known = await deps.links.knownLocal("argilla", kind, [...unique.keys()]);
@@ -220,16 +217,12 @@ export function createArgillaSync(
             count(counts, created ? "pushed" : "skipped");
           }
         }
-        afterId = lastId;
-        await run.save({ taskIndex, afterId }, counts);
-      }
-      taskIndex += 1;
-      afterId = undefined;
-      await run.save({ taskIndex, afterId: null }, emptyCounts());
-    }
-    // The pass is complete: the next run walks the open items again from the start.
-    await run.save({}, emptyCounts());
-  };
+        return counts;
+      },
+      async (task) => {
+        await dataset(task);
+      },
+    );
 
   function submissions(
     interactionId: string,

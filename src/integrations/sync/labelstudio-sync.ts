@@ -25,7 +25,7 @@ import {
   ratingConfig,
 } from "../labelstudio/label-configs.js";
 import { count, emptyCounts, importFeedback, type SyncDeps, type SyncFunction } from "./context.js";
-import { promptOf, type ReviewItem, reviewPage, reviewTasks } from "./review-items.js";
+import { promptOf, pushReviewItems, type ReviewItem } from "./review-items.js";
 import type { RunCounts } from "./state.js";
 
 const PAGE = 100;
@@ -191,77 +191,65 @@ export function createLabelStudioSync(
 
   const push: SyncFunction = async (run) => {
     const ids = await projectIds();
-    let taskIndex = Number(run.cursor.taskIndex ?? 0);
-    let afterId = (run.cursor.afterId as string | null | undefined) ?? undefined;
     const inflight = run.cursor.inflight as { kind: ProjectKind; ids: string[] } | undefined;
     if (inflight) await reconcile(inflight.kind, ids.get(inflight.kind)!, inflight.ids);
-    while (taskIndex < reviewTasks.length) {
-      const task = reviewTasks[taskIndex]!;
-      for (;;) {
-        const { items, lastId } = await reviewPage(deps.collections, deps.db, task, afterId, PAGE);
-        if (lastId === undefined) break;
-        const counts = emptyCounts();
-        const unique = [
-          ...new Map(items.map((item) => [item.interaction._id.toHexString(), item])).values(),
-        ];
-        for (const kind of projectKinds) {
-          const linkKind = `ls-task:${kind}`;
-          const known = await deps.links.knownLocal(
-            "labelstudio",
-            linkKind,
-            unique.map((i) => i.interaction._id.toHexString()),
+    await pushReviewItems(run, { ...deps, pageSize: PAGE }, async (_task, items, at) => {
+      const counts = emptyCounts();
+      const unique = [
+        ...new Map(items.map((item) => [item.interaction._id.toHexString(), item])).values(),
+      ];
+      for (const kind of projectKinds) {
+        const linkKind = `ls-task:${kind}`;
+        const known = await deps.links.knownLocal(
+          "labelstudio",
+          linkKind,
+          unique.map((i) => i.interaction._id.toHexString()),
+        );
+        const fresh = unique
+          .filter((item) => !known.has(item.interaction._id.toHexString()))
+          .map((item) => ({ id: item.interaction._id.toHexString(), task: taskFor(kind, item) }))
+          .filter(
+            (entry): entry is { id: string; task: LabelStudioTaskInput } =>
+              entry.task !== undefined,
           );
-          const fresh = unique
-            .filter((item) => !known.has(item.interaction._id.toHexString()))
-            .map((item) => ({ id: item.interaction._id.toHexString(), task: taskFor(kind, item) }))
-            .filter(
-              (entry): entry is { id: string; task: LabelStudioTaskInput } =>
-                entry.task !== undefined,
-            );
-          counts.skipped += unique.length - fresh.length;
-          if (fresh.length === 0) continue;
-          // Write-ahead: which interactions this import is about, before it happens.
-          await run.save(
-            {
-              taskIndex,
-              afterId: afterId ?? null,
-              inflight: { kind, ids: fresh.map((e) => e.id) },
-            },
-            emptyCounts(),
-          );
-          const { taskIds } = await client.importTasks(
+        counts.skipped += unique.length - fresh.length;
+        if (fresh.length === 0) continue;
+        // Write-ahead: which interactions this import is about, before it happens.
+        await run.save(
+          {
+            taskIndex: at.taskIndex,
+            afterId: at.afterId ?? null,
+            inflight: { kind, ids: fresh.map((e) => e.id) },
+          },
+          emptyCounts(),
+        );
+        const { taskIds } = await client.importTasks(
+          ids.get(kind)!,
+          fresh.map((entry) => entry.task),
+        );
+        if (taskIds.length !== fresh.length)
+          await reconcile(
+            kind,
             ids.get(kind)!,
-            fresh.map((entry) => entry.task),
+            fresh.map((e) => e.id),
           );
-          if (taskIds.length !== fresh.length)
-            await reconcile(
-              kind,
-              ids.get(kind)!,
-              fresh.map((e) => e.id),
+        else
+          for (const [index, entry] of fresh.entries())
+            count(
+              counts,
+              (await deps.links.link({
+                integration: "labelstudio",
+                kind: linkKind,
+                localId: entry.id,
+                externalId: String(taskIds[index]),
+                direction: "push",
+              }))
+                ? "pushed"
+                : "skipped",
             );
-          else
-            for (const [index, entry] of fresh.entries())
-              count(
-                counts,
-                (await deps.links.link({
-                  integration: "labelstudio",
-                  kind: linkKind,
-                  localId: entry.id,
-                  externalId: String(taskIds[index]),
-                  direction: "push",
-                }))
-                  ? "pushed"
-                  : "skipped",
-              );
-        }
-        afterId = lastId;
-        await run.save({ taskIndex, afterId }, counts);
       }
-      taskIndex += 1;
-      afterId = undefined;
-      await run.save({ taskIndex, afterId: null }, emptyCounts());
-    }
-    await run.save({}, emptyCounts());
+      return counts;
+    });
   };
 
   function submissionsFor(

@@ -9,6 +9,8 @@
 import { type Db, ObjectId } from "mongodb";
 import type { FailureCategory, FeedbackDoc, InteractionDoc } from "../../store/documents.js";
 import type { Collections } from "../../store/mongo.js";
+import { emptyCounts, type SyncRun } from "./context.js";
+import type { RunCounts } from "./state.js";
 
 /** The routed-item shape the pipeline stores (CONTRACTS §2); only the fields read here. */
 export interface RoutedItemView {
@@ -172,4 +174,49 @@ function judgeSuggestion(feedback: FeedbackDoc[]): ReviewItem["suggestion"] | un
 /** The text shown as the prompt: the query, or the chat's last user message. */
 export function promptOf(interaction: InteractionDoc): string {
   return interaction.query;
+}
+
+/** Where a push stands: the review task, and the last source id of it already pushed. */
+export interface ReviewPosition {
+  readonly taskIndex: number;
+  readonly afterId: string | undefined;
+}
+
+/**
+ * One push pass over every review task's items, a page at a time, resuming where the run's
+ * cursor says (`{ taskIndex, afterId }`). `pushPage` sends one page and returns its counts (it may
+ * save a write-ahead cursor of its own first, given the page's position); the cursor moves past
+ * the page only after it, past a task at its end, and is cleared when the pass is complete, so
+ * the next run walks the open items again from the start.
+ */
+export async function pushReviewItems(
+  run: SyncRun,
+  source: { readonly collections: Collections; readonly db: Db; readonly pageSize: number },
+  pushPage: (task: ReviewTask, items: ReviewItem[], at: ReviewPosition) => Promise<RunCounts>,
+  /** Runs as a task's walk begins (also when it has no items), e.g. to create its dataset. */
+  startTask?: (task: ReviewTask) => Promise<void>,
+): Promise<void> {
+  let taskIndex = Number(run.cursor.taskIndex ?? 0);
+  let afterId = (run.cursor.afterId as string | null | undefined) ?? undefined;
+  while (taskIndex < reviewTasks.length) {
+    const task = reviewTasks[taskIndex]!;
+    await startTask?.(task);
+    for (;;) {
+      const { items, lastId } = await reviewPage(
+        source.collections,
+        source.db,
+        task,
+        afterId,
+        source.pageSize,
+      );
+      if (lastId === undefined) break;
+      const counts = await pushPage(task, items, { taskIndex, afterId });
+      afterId = lastId;
+      await run.save({ taskIndex, afterId }, counts);
+    }
+    taskIndex += 1;
+    afterId = undefined;
+    await run.save({ taskIndex, afterId: null }, emptyCounts());
+  }
+  await run.save({}, emptyCounts());
 }
