@@ -5,7 +5,8 @@
  * the job queue's throughput against plain round trips (`BENCH_ONLY=jobs` runs only the queue;
  * `BENCH_ONLY=pipeline` only the pipeline's backfill, bench/pipeline.ts),
  * a dataset snapshot's build and export over 100,000 feedback against a plain cursor read
- * (`BENCH_ONLY=datasets` runs only that; BENCH_DATASET_FEEDBACK changes the count),
+ * (`BENCH_ONLY=datasets` runs only that; BENCH_DATASET_FEEDBACK changes the count), the cost of
+ * one driver round trip at 64 callers (`BENCH_ONLY=driver`, bench/driver-floor.ts),
  * then, for the embedded store, the scale section (bench/scale.ts) with `--docs` documents
  * (default 200,000; `--docs 2000000` for the figure the README quotes; `--only scale` runs only
  * this section). The HTTP
@@ -20,6 +21,7 @@ import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 import { type StoreThread, startStoreThread } from "../src/store/embedded/thread.js";
 import { printDatasetBench } from "./datasets.js";
+import { printDriverFloor } from "./driver-floor.js";
 import { benchGroupCommit } from "./group-commit.js";
 import { runHttpBench } from "./http.js";
 import { benchQueue } from "./jobs.js";
@@ -111,6 +113,10 @@ async function runStoreBench(scaleDocs: number) {
       await printDatasetBench(client, uri, dbName);
       return;
     }
+    if (process.env.BENCH_ONLY === "driver") {
+      await printDriverFloor(uri, dbName);
+      return;
+    }
     console.log(
       `Loopgate store benchmark: ${external ? "BENCH_MONGODB_URI" : "embedded store"} ` +
         `(node ${process.version}, ${cpus().length} cores)`,
@@ -176,6 +182,8 @@ async function runStoreBench(scaleDocs: number) {
     );
     console.log("");
     await printGroupCommitBench();
+    console.log("");
+    await printDriverFloor(uri, dbName);
     console.log("");
     await printQueueBench(client, second, dbName);
     console.log("");
