@@ -1,13 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Db, MongoClient } from "mongodb";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Db } from "mongodb";
+import { describe, expect, it } from "vitest";
 import { summarize } from "../../src/feedback/summary.js";
 import type { FeedbackDoc, InteractionDoc } from "../../src/store/documents.js";
-import { uniqueDbName } from "../support/mongo.js";
 import { waitUntil } from "../support/poll.js";
-import { killStartedGateways, startGateway } from "../support/process.js";
+import { useGatewayProcesses } from "../support/process.js";
 
 /**
  * The issue's scenario, for real: a gateway process takes concurrent ratings and is killed with
@@ -16,10 +12,6 @@ import { killStartedGateways, startGateway } from "../support/process.js";
  */
 const ADMIN_KEY = "outbox-crash-admin-key-0123456789abcdef";
 const CLIENTS = 32;
-
-/** The TypeScript sources (only process.test.ts builds dist/, so others never race its build). */
-const startFromSources = (env: Record<string, string>) =>
-  startGateway(env, [process.execPath, "--import", "tsx", "src/main.ts"]);
 
 async function gql(url: string, query: string, variables: unknown) {
   const response = await fetch(`${url}/graphql`, {
@@ -61,36 +53,17 @@ async function divergence(db: Db) {
 }
 
 describe("a gateway killed under load", () => {
-  const dbName = uniqueDbName("crash");
-  let client: MongoClient;
-  let db: Db;
-  let dataDir = "";
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    client = await new MongoClient(inject("mongoUri")).connect();
-    db = client.db(dbName);
-    dataDir = await mkdtemp(join(tmpdir(), "loopgate-crash-"));
-    env = {
-      MONGODB_URI: inject("mongoUri"),
-      MONGODB_DB: dbName,
-      DATA_DIR: dataDir,
-      NODE_ENV: "development",
-      LOOPGATE_SECRET: "crash-secret-crash-secret-crash-secret-0123",
-      LOOPGATE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-      JOBS_SWEEP_SECONDS: "1",
-      JOBS_POLL_MS: "50",
-    };
-  });
-  afterAll(async () => {
-    killStartedGateways();
-    await db.dropDatabase();
-    await client.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const gateways = useGatewayProcesses("crash");
+  const db = gateways.db;
+  const env = {
+    LOOPGATE_SECRET: "crash-secret-crash-secret-crash-secret-0123",
+    LOOPGATE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    JOBS_SWEEP_SECONDS: "1",
+    JOBS_POLL_MS: "50",
+  };
 
   it("converges every digest and rater history after SIGKILL rounds, without client retries", async () => {
-    let gateway = await startFromSources(env);
+    let gateway = await gateways.start(env);
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       const result = await gql(gateway.url, RECORD, {
@@ -128,7 +101,7 @@ describe("a gateway killed under load", () => {
         .collection("feedback")
         .countDocuments({ pendingSince: { $exists: true } });
 
-      gateway = await startFromSources(env);
+      gateway = await gateways.start(env);
       await waitUntil(
         async () =>
           (await db.collection("feedback").countDocuments({ pendingSince: { $exists: true } })) ===

@@ -1,8 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Collection, type Db, MongoClient, ObjectId } from "mongodb";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type Collection, ObjectId } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
 import {
   DATASET_PUSH_JOB,
@@ -14,9 +11,8 @@ import { createJobQueue } from "../../src/jobs/queue.js";
 import type { DatasetRowDoc, DatasetSnapshotDoc } from "../../src/store/dataset-docs.js";
 import type { JobDoc } from "../../src/store/job-doc.js";
 import { type FakeLangSmith, startFakeLangSmith } from "../fakes/langsmith.js";
-import { uniqueDbName } from "../support/mongo.js";
 import { waitUntil } from "../support/poll.js";
-import { killStartedGateways, startGateway } from "../support/process.js";
+import { useGatewayProcesses } from "../support/process.js";
 
 /**
  * A gateway killed with SIGKILL in the middle of pushing a dataset snapshot to LangSmith, and
@@ -25,22 +21,14 @@ import { killStartedGateways, startGateway } from "../support/process.js";
  */
 const ROWS = 1_000;
 
-const startFromSources = (env: Record<string, string>) =>
-  startGateway(env, [process.execPath, "--import", "tsx", "src/main.ts"]);
-
 describe("a dataset push killed mid-way", () => {
-  const dbName = uniqueDbName("dspushcrash");
-  let client: MongoClient;
-  let db: Db;
-  let dataDir = "";
+  const gateways = useGatewayProcesses("dspushcrash");
+  const db = gateways.db;
   let fake: FakeLangSmith;
   let env: Record<string, string>;
   const snapshotId = new ObjectId();
 
   beforeAll(async () => {
-    client = await new MongoClient(inject("mongoUri")).connect();
-    db = client.db(dbName);
-    dataDir = await mkdtemp(join(tmpdir(), "loopgate-dspushcrash-"));
     fake = await startFakeLangSmith();
     const now = new Date();
     const snapshot: DatasetSnapshotDoc = {
@@ -98,10 +86,6 @@ describe("a dataset push killed mid-way", () => {
       { key: `${DATASET_PUSH_JOB}:${snapshotId.toHexString()}` },
     );
     env = {
-      MONGODB_URI: inject("mongoUri"),
-      MONGODB_DB: dbName,
-      DATA_DIR: dataDir,
-      NODE_ENV: "development",
       LOOPGATE_SECRET: "dataset-crash-secret-dataset-crash-0123",
       LANGSMITH_API_KEY: fake.apiKey,
       LANGSMITH_ENDPOINT: fake.url,
@@ -111,11 +95,7 @@ describe("a dataset push killed mid-way", () => {
     };
   });
   afterAll(async () => {
-    killStartedGateways();
     await fake.close();
-    await db.dropDatabase();
-    await client.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it("resumes after SIGKILL and ends with exactly one example per row", async () => {
@@ -126,7 +106,7 @@ describe("a dataset push killed mid-way", () => {
       method: "POST",
       path: /\/platform\/datasets\/.+\/examples$/,
     });
-    const first = await startFromSources(env);
+    const first = await gateways.start(env);
     await waitUntil(() => fake.state.examples.size >= 300, {
       timeoutMs: 60_000,
       intervalMs: 20,
@@ -137,7 +117,7 @@ describe("a dataset push killed mid-way", () => {
     const atKill = fake.state.examples.size;
     expect(atKill).toBeLessThan(ROWS);
 
-    await startFromSources(env);
+    await gateways.start(env);
     const jobs = db.collection<JobDoc>("jobs");
     let job: JobDoc | null = null;
     await waitUntil(

@@ -1,16 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Db, MongoClient, ObjectId } from "mongodb";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ObjectId } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   labelStudioProjectTitle,
   type ProjectKind,
 } from "../../src/integrations/sync/labelstudio-sync.js";
 import { type FakeLabelStudio, startFakeLabelStudio } from "../fakes/labelstudio.js";
-import { uniqueDbName } from "../support/mongo.js";
 import { waitUntil } from "../support/poll.js";
-import { killStartedGateways, startGateway } from "../support/process.js";
+import { useGatewayProcesses } from "../support/process.js";
 
 /**
  * A gateway killed with SIGKILL in the middle of a Label Studio push (whose task import is not
@@ -19,21 +15,13 @@ import { killStartedGateways, startGateway } from "../support/process.js";
  */
 const ITEMS = 400;
 
-const startFromSources = (env: Record<string, string>) =>
-  startGateway(env, [process.execPath, "--import", "tsx", "src/main.ts"]);
-
 describe("an integration sync killed mid-way", () => {
-  const dbName = uniqueDbName("synccrash");
-  let client: MongoClient;
-  let db: Db;
-  let dataDir = "";
+  const gateways = useGatewayProcesses("synccrash");
+  const db = gateways.db;
   let fake: FakeLabelStudio;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    client = await new MongoClient(inject("mongoUri")).connect();
-    db = client.db(dbName);
-    dataDir = await mkdtemp(join(tmpdir(), "loopgate-synccrash-"));
     fake = await startFakeLabelStudio();
     const now = new Date();
     const interactions = Array.from({ length: ITEMS }, (_, index) => ({
@@ -73,10 +61,6 @@ describe("an integration sync killed mid-way", () => {
       })),
     );
     env = {
-      MONGODB_URI: inject("mongoUri"),
-      MONGODB_DB: dbName,
-      DATA_DIR: dataDir,
-      NODE_ENV: "development",
       LOOPGATE_SECRET: "sync-crash-secret-sync-crash-secret-0123",
       LABEL_STUDIO_URL: fake.url,
       LABEL_STUDIO_API_KEY: fake.legacyToken,
@@ -86,11 +70,7 @@ describe("an integration sync killed mid-way", () => {
     };
   });
   afterAll(async () => {
-    killStartedGateways();
     await fake.close();
-    await db.dropDatabase();
-    await client.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   const tasksOf = (kind: ProjectKind) => {
@@ -108,7 +88,7 @@ describe("an integration sync killed mid-way", () => {
       method: "POST",
       path: "/import",
     });
-    const first = await startFromSources(env);
+    const first = await gateways.start(env);
     await waitUntil(() => fake.state.tasks.size >= 250, {
       timeoutMs: 60_000,
       intervalMs: 20,
@@ -119,7 +99,7 @@ describe("an integration sync killed mid-way", () => {
     const atKill = fake.state.tasks.size;
     expect(atKill).toBeLessThan(ITEMS * 3);
 
-    await startFromSources(env);
+    await gateways.start(env);
     await waitUntil(
       async () =>
         Boolean(

@@ -1,14 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Db, MongoClient } from "mongodb";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { FeedbackDoc, RoutedItemDoc } from "../../src/store/documents.js";
 import type { JobDoc } from "../../src/store/job-doc.js";
-import { uniqueDbName } from "../support/mongo.js";
 import { pipelineCorpus } from "../support/pipeline-corpus.js";
 import { waitUntil } from "../support/poll.js";
-import { killStartedGateways, startGateway } from "../support/process.js";
+import { useGatewayProcesses } from "../support/process.js";
 
 /**
  * The issue's scenario: a backfill over a seeded history runs in a real gateway process against a
@@ -18,9 +13,6 @@ import { killStartedGateways, startGateway } from "../support/process.js";
  */
 const ADMIN_KEY = "backfill-crash-admin-key-0123456789abcdef";
 const FEEDBACK = 3_000;
-
-const startFromSources = (env: Record<string, string>) =>
-  startGateway(env, [process.execPath, "--import", "tsx", "src/main.ts"]);
 
 async function gql(url: string, query: string, variables?: unknown) {
   const response = await fetch(`${url}/graphql`, {
@@ -32,39 +24,24 @@ async function gql(url: string, query: string, variables?: unknown) {
 }
 
 describe("a backfill whose worker is killed", () => {
-  const dbName = uniqueDbName("backfill");
-  let client: MongoClient;
-  let db: Db;
-  let dataDir = "";
-  let env: Record<string, string>;
+  const gateways = useGatewayProcesses("backfill");
+  const db = gateways.db;
+  const env = {
+    LOOPGATE_SECRET: "backfill-secret-backfill-secret-0123456",
+    LOOPGATE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    PIPELINE_BATCH_SIZE: "50",
+    JOBS_LEASE_MS: "3000",
+    JOBS_POLL_MS: "100",
+  };
 
   beforeAll(async () => {
-    client = await new MongoClient(inject("mongoUri")).connect();
-    db = client.db(dbName);
-    dataDir = await mkdtemp(join(tmpdir(), "loopgate-backfill-"));
     const corpus = pipelineCorpus(FEEDBACK);
     await db.collection("interactions").insertMany(corpus.interactions);
     await db.collection("feedback").insertMany(corpus.feedback);
-    env = {
-      MONGODB_URI: inject("mongoUri"),
-      MONGODB_DB: dbName,
-      DATA_DIR: dataDir,
-      LOOPGATE_SECRET: "backfill-secret-backfill-secret-0123456",
-      LOOPGATE_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-      PIPELINE_BATCH_SIZE: "50",
-      JOBS_LEASE_MS: "3000",
-      JOBS_POLL_MS: "100",
-    };
-  });
-  afterAll(async () => {
-    killStartedGateways();
-    await db.dropDatabase();
-    await client.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it("resumes from its checkpoint and ends as one run would", async () => {
-    let gateway = await startFromSources(env);
+    let gateway = await gateways.start(env);
     const started = await gql(gateway.url, "mutation { startPipelineBackfill { id } }");
     const jobId = started.data.startPipelineBackfill.id as string;
     const jobs = db.collection<JobDoc>("jobs");
@@ -84,7 +61,7 @@ describe("a backfill whose worker is killed", () => {
     expect(atKill!.processed).toBeLessThan(FEEDBACK);
     expect(atKill!.total).toBe(FEEDBACK);
 
-    gateway = await startFromSources(env);
+    gateway = await gateways.start(env);
     const JOB = `query($id: ID!) { job(id: $id) { state progress attempts { outcome } } }`;
     await waitUntil(
       async () => (await gql(gateway.url, JOB, { id: jobId })).data?.job.state === "SUCCEEDED",

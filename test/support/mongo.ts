@@ -20,10 +20,10 @@ export function uniqueDbName(prefix = "t"): string {
  * Connects once per test file to the shared store, gives the file its own database and drops it
  * afterwards, so files never see each other's data.
  */
-export function useTestDatabase(options: MongoClientOptions = {}): TestDatabase {
+export function useTestDatabase(options: MongoClientOptions = {}, prefix = "t"): TestDatabase {
   const uri = inject("mongoUri");
   const embedded = inject("embedded");
-  const name = uniqueDbName();
+  const name = uniqueDbName(prefix);
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, ...options });
   const handle: TestDatabase = { client, db: client.db(name), uri, name, embedded };
   beforeAll(async () => {

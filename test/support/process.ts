@@ -1,11 +1,16 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
+import type { Db } from "mongodb";
+import { afterAll, beforeAll } from "vitest";
 import { STORE_FILE } from "../../src/store/embedded/storage.js";
+import { useTestDatabase } from "./mongo.js";
 
 const run = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -134,4 +139,46 @@ export function startGateway(
       reject(new Error(`gateway exited with ${code} before listening:\n${stderr}`));
     });
   });
+}
+
+export interface GatewayProcesses {
+  /** The file's own database on the shared store, the one the started gateways use. */
+  readonly db: Db;
+  /**
+   * Starts a gateway from the TypeScript sources on that database and the file's own data
+   * directory; `env` adds what the test is about (secrets, integrations, intervals).
+   */
+  start(env: Record<string, string>): Promise<RunningGateway>;
+}
+
+/**
+ * For a test file that runs gateways as child processes (kills, restarts): its own database and
+ * data directory, and in afterAll whatever it started is killed and both are removed. Gateways
+ * start from the sources (only process.test.ts builds dist/, so others never race its build).
+ */
+export function useGatewayProcesses(prefix: string): GatewayProcesses {
+  const database = useTestDatabase({}, prefix);
+  let dataDir = "";
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), `loopgate-${prefix}-`));
+  });
+  // Registered after the database's hooks, so it runs before the database is dropped.
+  afterAll(async () => {
+    killStartedGateways();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return {
+    db: database.db,
+    start: (env) =>
+      startGateway(
+        {
+          MONGODB_URI: database.uri,
+          MONGODB_DB: database.name,
+          DATA_DIR: dataDir,
+          NODE_ENV: "development",
+          ...env,
+        },
+        [process.execPath, "--import", "tsx", "src/main.ts"],
+      ),
+  };
 }
