@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createArgillaClient } from "../../src/integrations/argilla/client.js";
 import { argillaDatasetName } from "../../src/integrations/sync/argilla-sync.js";
 import { type FakeArgilla, startFakeArgilla } from "../fakes/argilla.js";
-import { useTestApp } from "../support/app.js";
 import { waitUntil } from "../support/poll.js";
-import {
-  expertFeedback,
-  type Forwarder,
-  seedReviewItems,
-  startForwarder,
-  syncAndWait,
-} from "./sync-support.js";
+import { expectWebhookRefusesMethodAndSize, useSyncTestApp } from "./sync-app.js";
+import { expertFeedback, seedAndPushThroughFaults, syncAndWait } from "./sync-support.js";
 
 /**
  * Argilla both ways against the fake with faults on: review items pushed once each (counted on
@@ -18,12 +12,10 @@ import {
  * whether their webhooks arrive, arrive twice or never.
  */
 let fake: FakeArgilla;
-let forwarder: Forwarder;
 const env: Record<string, string> = {};
 
-beforeAll(async () => {
+const { testApp } = useSyncTestApp(env, async (forwarder) => {
   fake = await startFakeArgilla({ deliveryRetryMs: [50, 100, 200], deliveryTimeoutMs: 2_000 });
-  forwarder = await startForwarder();
   const client = createArgillaClient({ baseUrl: fake.url, apiKey: fake.owner.api_key });
   const hook = await client.createWebhook({
     url: `${forwarder.url}/hooks/argilla`,
@@ -37,51 +29,20 @@ beforeAll(async () => {
     INTEGRATIONS_HTTP_TIMEOUT_MS: "700",
     JOBS_POLL_MS: "50",
   });
-});
-
-const testApp = useTestApp({ env });
-
-beforeAll(() => {
-  forwarder.target = testApp.app;
-  testApp.worker?.start();
-});
-
-afterAll(async () => {
-  await testApp.worker?.stop(5_000);
-  await fake.close();
-  await forwarder.close();
+  return fake;
 });
 
 describe("Argilla sync", { timeout: 120_000 }, () => {
-  let seeded: Awaited<ReturnType<typeof seedReviewItems>>;
+  let seeded: Awaited<ReturnType<typeof seedAndPushThroughFaults>>;
 
   it("pushes every open expert_review item and open conflict once, through 5xx, 429 and timeouts", async () => {
-    seeded = await seedReviewItems(testApp.services, testApp.store.db, {
-      routed: 12,
-      conflicted: 4,
-      tag: "argilla",
+    // The second push, a repeat, must change nothing on Argilla's side.
+    seeded = await seedAndPushThroughFaults(testApp, fake.server, "argilla", {
+      seed: { routed: 12, conflicted: 4, tag: "argilla" },
+      failing: { status: 503, method: "PUT", path: "/records/bulk" },
+      throttled: { method: "GET", path: "/me/datasets" },
+      slow: { method: "PUT", path: "/records/bulk" },
     });
-    fake.server.inject({
-      fault: { kind: "status", status: 503 },
-      times: 2,
-      method: "PUT",
-      path: "/records/bulk",
-    });
-    fake.server.inject({
-      fault: { kind: "status", status: 429, retryAfter: "1" },
-      times: 1,
-      method: "GET",
-      path: "/me/datasets",
-    });
-    fake.server.inject({
-      fault: { kind: "delay", ms: 1_500 },
-      times: 1,
-      method: "PUT",
-      path: "/records/bulk",
-    });
-    await syncAndWait(testApp, "argilla", "push");
-    // Repeating the push changes nothing on Argilla's side.
-    await syncAndWait(testApp, "argilla", "push");
 
     const datasets = [...fake.state.datasets.values()];
     expect(datasets.map((d) => d.name).sort()).toEqual(
@@ -212,18 +173,6 @@ describe("Argilla sync", { timeout: 120_000 }, () => {
     expect(response.status).toBe(401);
     expect(await testApp.store.collections.jobs.countDocuments({})).toBe(before);
   });
-  it("answers 405 to another method and 413 to an oversized delivery, and queues nothing", async () => {
-    const before = await testApp.store.collections.jobs.countDocuments({});
-    const url = "http://localhost/hooks/argilla";
-    const get = await testApp.app.fetch(url, { method: "GET" });
-    expect(get.status).toBe(405);
-    const big = await testApp.app.fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ padding: "x".repeat(1024 * 1024) }),
-    });
-    expect(big.status).toBe(413);
-    expect(await big.json()).toEqual({ error: "Deliveries are limited to 1048576 bytes." });
-    expect(await testApp.store.collections.jobs.countDocuments({})).toBe(before);
-  });
+  it("answers 405 to another method and 413 to an oversized delivery, and queues nothing", () =>
+    expectWebhookRefusesMethodAndSize(testApp, "http://localhost/hooks/argilla"));
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLabelStudioClient } from "../../src/integrations/labelstudio/client.js";
 import {
   labelStudioProjectTitle,
@@ -6,15 +6,9 @@ import {
   projectKinds,
 } from "../../src/integrations/sync/labelstudio-sync.js";
 import { type FakeLabelStudio, startFakeLabelStudio } from "../fakes/labelstudio.js";
-import { useTestApp } from "../support/app.js";
 import { waitUntil } from "../support/poll.js";
-import {
-  expertFeedback,
-  type Forwarder,
-  seedReviewItems,
-  startForwarder,
-  syncAndWait,
-} from "./sync-support.js";
+import { expectWebhookRefusesMethodAndSize, useSyncTestApp } from "./sync-app.js";
+import { expertFeedback, seedAndPushThroughFaults, syncAndWait } from "./sync-support.js";
 
 /**
  * Label Studio both ways against the fake with faults on. Label Studio's import is not idempotent
@@ -23,12 +17,10 @@ import {
  */
 const TOKEN = "ls-webhook-token-0123456789abcdef";
 let fake: FakeLabelStudio;
-let forwarder: Forwarder;
 const env: Record<string, string> = {};
 
-beforeAll(async () => {
+const sync = useSyncTestApp(env, async () => {
   fake = await startFakeLabelStudio();
-  forwarder = await startForwarder();
   Object.assign(env, {
     LABEL_STUDIO_URL: fake.url,
     // A Personal Access Token: exchanged for short-lived access tokens.
@@ -38,20 +30,9 @@ beforeAll(async () => {
     INTEGRATIONS_HTTP_TIMEOUT_MS: "700",
     JOBS_POLL_MS: "50",
   });
+  return fake;
 });
-
-const testApp = useTestApp({ env });
-
-beforeAll(() => {
-  forwarder.target = testApp.app;
-  testApp.worker?.start();
-});
-
-afterAll(async () => {
-  await testApp.worker?.stop(5_000);
-  await fake.close();
-  await forwarder.close();
-});
+const testApp = sync.testApp;
 
 const projectId = (kind: ProjectKind) =>
   [...fake.state.projects.values()].find((p) => p.title === labelStudioProjectTitle(kind))!.id;
@@ -59,35 +40,16 @@ const tasksOf = (kind: ProjectKind) =>
   [...fake.state.tasks.values()].filter((t) => t.project === projectId(kind));
 
 describe("Label Studio sync", { timeout: 120_000 }, () => {
-  let seeded: Awaited<ReturnType<typeof seedReviewItems>>;
+  let seeded: Awaited<ReturnType<typeof seedAndPushThroughFaults>>;
 
   it("imports one task per review item and project, with the judge's predictions, through faults", async () => {
-    seeded = await seedReviewItems(testApp.services, testApp.store.db, {
-      routed: 9,
-      conflicted: 3,
-      tag: "ls",
+    seeded = await seedAndPushThroughFaults(testApp, fake.server, "labelstudio", {
+      seed: { routed: 9, conflicted: 3, tag: "ls" },
+      failing: { status: 502, method: "GET", path: "/api/projects/" },
+      throttled: { method: "POST", path: "/import" },
+      // An import whose answer is lost (the server stored the tasks): must not duplicate them.
+      slow: { method: "POST", path: "/import" },
     });
-    fake.server.inject({
-      fault: { kind: "status", status: 502 },
-      times: 2,
-      method: "GET",
-      path: "/api/projects/",
-    });
-    fake.server.inject({
-      fault: { kind: "status", status: 429, retryAfter: "1" },
-      times: 1,
-      method: "POST",
-      path: "/import",
-    });
-    // An import whose answer is lost (the server stored the tasks): must not duplicate them.
-    fake.server.inject({
-      fault: { kind: "delay", ms: 1_500 },
-      times: 1,
-      method: "POST",
-      path: "/import",
-    });
-    await syncAndWait(testApp, "labelstudio", "push");
-    await syncAndWait(testApp, "labelstudio", "push");
 
     expect(fake.state.projects.size).toBe(projectKinds.length);
     const everyone = [...seeded.routed, ...seeded.conflicted].sort();
@@ -119,7 +81,7 @@ describe("Label Studio sync", { timeout: 120_000 }, () => {
     for (const kind of projectKinds)
       await client.createWebhook({
         project: projectId(kind),
-        url: `${forwarder.url}/hooks/labelstudio`,
+        url: `${sync.forwarder.url}/hooks/labelstudio`,
         headers: { "X-Loopgate-Webhook-Token": TOKEN },
         actions: ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"],
       });
@@ -245,18 +207,6 @@ describe("Label Studio sync", { timeout: 120_000 }, () => {
     expect(response.status).toBe(401);
     expect(await testApp.store.collections.jobs.countDocuments({})).toBe(before);
   });
-  it("answers 405 to another method and 413 to an oversized delivery, and queues nothing", async () => {
-    const before = await testApp.store.collections.jobs.countDocuments({});
-    const url = "http://localhost/hooks/labelstudio";
-    const get = await testApp.app.fetch(url, { method: "GET" });
-    expect(get.status).toBe(405);
-    const big = await testApp.app.fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ padding: "x".repeat(1024 * 1024) }),
-    });
-    expect(big.status).toBe(413);
-    expect(await big.json()).toEqual({ error: "Deliveries are limited to 1048576 bytes." });
-    expect(await testApp.store.collections.jobs.countDocuments({})).toBe(before);
-  });
+  it("answers 405 to another method and 413 to an oversized delivery, and queues nothing", () =>
+    expectWebhookRefusesMethodAndSize(testApp, "http://localhost/hooks/labelstudio"));
 });

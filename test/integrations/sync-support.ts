@@ -12,6 +12,7 @@ import type { App } from "../../src/app.js";
 import { systemActor } from "../../src/auth/actor.js";
 import { parseId } from "../../src/ids.js";
 import type { Services } from "../../src/services.js";
+import type { FakeServer } from "../fakes/server.js";
 import type { TestApp } from "../support/app.js";
 import { waitUntil } from "../support/poll.js";
 
@@ -123,6 +124,55 @@ export async function seedReviewItems(
     );
   }
   return { interactionIds, routed, conflicted };
+}
+
+/** A request the fake answers with a fault: its method and (a substring of) its path. */
+export interface FaultedRequest {
+  readonly method: string;
+  readonly path: string;
+}
+
+/**
+ * Seeds review items (`seedReviewItems`) and pushes them to `name` through the faults a push must
+ * survive: `failing` answered twice with `status`, `throttled` refused once with 429 and
+ * `Retry-After: 1`, `slow` answered once after 1.5 s, past the client's timeout, so its answer is
+ * lost while the other side may have stored the write. Then pushes once more: a repeat must change
+ * nothing on the other side.
+ */
+export async function seedAndPushThroughFaults(
+  testApp: TestApp,
+  server: FakeServer,
+  name: string,
+  options: {
+    seed: { routed: number; conflicted: number; tag: string };
+    failing: FaultedRequest & { status: number };
+    throttled: FaultedRequest;
+    slow: FaultedRequest;
+  },
+): Promise<Awaited<ReturnType<typeof seedReviewItems>>> {
+  const seeded = await seedReviewItems(testApp.services, testApp.store.db, options.seed);
+  const { failing, throttled, slow } = options;
+  server.inject({
+    fault: { kind: "status", status: failing.status },
+    times: 2,
+    method: failing.method,
+    path: failing.path,
+  });
+  server.inject({
+    fault: { kind: "status", status: 429, retryAfter: "1" },
+    times: 1,
+    method: throttled.method,
+    path: throttled.path,
+  });
+  server.inject({
+    fault: { kind: "delay", ms: 1_500 },
+    times: 1,
+    method: slow.method,
+    path: slow.path,
+  });
+  await syncAndWait(testApp, name, "push");
+  await syncAndWait(testApp, name, "push");
+  return seeded;
 }
 
 const SYNC = /* GraphQL */ `
