@@ -40,12 +40,30 @@ const poolErrorNames = new Set([
 ]);
 
 /**
+ * Socket errors the driver sometimes lets through unwrapped: writing a command to a connection
+ * the server has just closed throws Node's own EPIPE ("This socket has been ended by the other
+ * party"), not a MongoNetworkError (seen when the fault suite kills the store under load). They
+ * mean what a MongoNetworkError means.
+ */
+const socketErrorCodes = new Set([
+  "EPIPE",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ENOTCONN",
+  "ETIMEDOUT",
+]);
+
+/**
  * True when `error` (or an error it wraps) says the database could not be reached or did not
  * answer in time: the request may succeed when retried, so it is answered as UNAVAILABLE (503),
  * never as an internal error.
  */
 export function isStoreUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (!(current instanceof MongoError) && typeof code === "string" && socketErrorCodes.has(code))
+      return true;
     if (
       current instanceof MongoNetworkError ||
       current instanceof MongoServerSelectionError ||

@@ -151,7 +151,10 @@ export class DocumentStore {
         const { typed, view } = scalars;
         return { typed, view, key: row.id, seq: row.rid, size: row.doc.length, raw: row.doc };
       }
-      return { ...storedDoc({ ...row, doc: projectBson(row.doc, fields) }), raw: row.doc };
+      const projected = projectBson(row.doc, fields);
+      // projectBson hands back its input when it cannot walk it: decode a copy, not the page.
+      const own = projected === row.doc ? Buffer.from(row.doc) : projected;
+      return { ...storedDoc({ ...row, doc: own }), raw: row.doc };
     }
     const { cache } = this.deps;
     const cached = cache.peek(this.cacheKey(row.id));

@@ -9,8 +9,8 @@ import type Database from "better-sqlite3";
  *
  * SQLite leaves the order of an aggregate's input unspecified, so the page also returns its rids
  * aggregated with an explicit ORDER BY: when the two lists differ, or anything else does not add
- * up, the page is read again row by row. So is a page whose documents exceed PACKED_PAGE_BYTES,
- * which bounds the memory one packed page takes whatever the documents' sizes.
+ * up, the page is read again row by row. So is a page whose documents and ids exceed
+ * PACKED_PAGE_BYTES, which bounds the memory one packed page takes whatever their sizes.
  */
 
 export const PACKED_PAGE_BYTES = 16 * 1024 * 1024;
@@ -84,7 +84,7 @@ export function preparePage(
             json_group_array(rid ORDER BY ${order}) AS ordered, json_group_array(id) AS ids,
             ${last} AS last, count(*) AS n FROM (${inner})`,
         ),
-        bytes: db.prepare(`SELECT total(length(doc)) FROM (${inner})`).pluck(),
+        bytes: db.prepare(`SELECT total(length(doc)) + total(length(id)) FROM (${inner})`).pluck(),
       };
       byLimit.set(limit, st);
     }
@@ -94,8 +94,8 @@ export function preparePage(
     read(args, limit) {
       const st = statements(limit);
       if (limit >= PACKED_MIN_ROWS && (st.bytes.get(...args) as number) <= PACKED_PAGE_BYTES) {
-        const result = st.packed.get(...args) as PackedResult;
-        const rows = unpack(result);
+        const result = packed(st, args);
+        const rows = result && unpack(result);
         if (rows) return rows.length && result.last ? { rows, lastKey: result.last } : { rows };
       }
       const rows = st.rows.all(...args) as (PageRow & { key?: Buffer })[];
@@ -103,6 +103,16 @@ export function preparePage(
       return lastKey ? { rows, lastKey } : { rows };
     },
   };
+}
+
+/** The packed page, or undefined when SQLite finds it too big to build (read it row by row). */
+function packed(st: PageStatements, args: readonly unknown[]): PackedResult | undefined {
+  try {
+    return st.packed.get(...args) as PackedResult;
+  } catch (error) {
+    if ((error as { code?: string }).code === "SQLITE_TOOBIG") return undefined;
+    throw error;
+  }
 }
 
 function unpack(result: PackedResult): PageRow[] | undefined {
