@@ -149,10 +149,6 @@ export function matchDocuments(
     const end = options.limit !== undefined && options.limit > 0 ? skip + options.limit : undefined;
     docs = docs.slice(skip, end);
   }
-  // A partial document's stored bytes are a view into a whole page of the scan
-  // (packed-pages.ts); results may wait in a cursor, so each keeps a copy of its own bytes
-  // rather than every page it came from.
-  docs = docs.map((doc) => (doc.raw ? { ...doc, raw: Buffer.from(doc.raw) } : doc));
   return {
     docs,
     scores,
