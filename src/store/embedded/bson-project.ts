@@ -101,8 +101,8 @@ function nameIs(bytes: Buffer, from: number, to: number, name: Buffer): boolean 
  * The top-level fields in `fields` of a document, decoded straight from its bytes in both the
  * typed and the view form (bson-values.ts), when every one of them is a string, int32, double,
  * bool, date, null or ObjectId; otherwise undefined, and the caller decodes the projected bytes
- * the general way. A streamed `$group` over a million documents spends most of its time
- * decoding, and this skips the BSON library and the normalising walk for the common case.
+ * the general way. A streamed `$group` (profiled at 200,000 documents) spent two fifths of its
+ * time decoding; this skips the BSON library and the normalising walk for the common case.
  */
 export function readScalarFields(
   bytes: Buffer,
